@@ -1,0 +1,77 @@
+/**
+ * Runs the uvu suites and prints one closing line `N passed, N failed, N skipped`.
+ *
+ *   node scripts/run-tests.ts               # unit, then integration
+ *   node scripts/run-tests.ts unit          # test/**\/*.test.ts outside test/integration
+ *   node scripts/run-tests.ts integration   # test/integration/*.test.ts (real etcd, real storage servers)
+ *
+ * Each group runs in its own uvu process. A process that has printed its totals but keeps
+ * running (a handle left open) is stopped after a grace period and counted as a failure.
+ */
+import { spawn } from 'node:child_process'
+
+interface Totals {
+  passed: number
+  failed: number
+  skipped: number
+}
+
+const GROUPS = {
+  unit: ['test', '\\.test\\.ts$', '-i', 'integration', '-i', 'harness'],
+  integration: ['test/integration', '\\.test\\.ts$'],
+} as const
+
+type Group = keyof typeof GROUPS
+const requested = process.argv.slice(2)
+const groups: Group[] = requested.length > 0 ? (requested as Group[]) : ['unit', 'integration']
+for (const group of groups) {
+  if (!(group in GROUPS)) {
+    console.error(`unknown test group "${group}"; valid: ${Object.keys(GROUPS).join(', ')}`)
+    process.exit(2)
+  }
+}
+
+const total: Totals = { passed: 0, failed: 0, skipped: 0 }
+let anyProcessFailed = false
+for (const group of groups) {
+  console.log(`\n=== ${group} tests ===`)
+  const result = await runGroup(group)
+  total.passed += result.totals.passed
+  total.failed += result.totals.failed
+  total.skipped += result.totals.skipped
+  if (result.exitCode !== 0) anyProcessFailed = true
+}
+if (anyProcessFailed && total.failed === 0) total.failed = 1
+console.log(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`)
+process.exitCode = total.failed > 0 || anyProcessFailed ? 1 : 0
+
+async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: number }> {
+  const child = spawn('uvu', [...GROUPS[group]], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+  })
+  let output = ''
+  let graceTimer: NodeJS.Timeout | undefined
+  child.stdout.on('data', (chunk: Buffer) => {
+    const text = chunk.toString()
+    output += text
+    process.stdout.write(text)
+    if (/Duration:/.test(output) && !graceTimer) {
+      graceTimer = setTimeout(() => {
+        console.error(`[run-tests] ${group}: the test process kept running after its totals (an open handle); stopping it`)
+        child.kill('SIGKILL')
+      }, 20_000)
+      graceTimer.unref()
+    }
+  })
+  const exitCode: number = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
+  if (graceTimer) clearTimeout(graceTimer)
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '')
+  const read = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0)
+  const totalCount = read('Total')
+  const passed = read('Passed')
+  const skipped = read('Skipped')
+  const failed = Math.max(0, totalCount - passed - skipped)
+  const killed = exitCode !== 0 && failed === 0
+  return { totals: { passed, failed: killed ? failed + 1 : failed, skipped }, exitCode }
+}

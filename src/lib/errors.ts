@@ -1,0 +1,104 @@
+/**
+ * One error type for the whole toolkit. Every failure a user can act on is a
+ * {@link StewardError} with a stable `code`; the CLI maps the code to an exit code
+ * (see {@link exitCodeFor}) and `steward serve` maps it to an HTTP status
+ * (see {@link httpStatusFor}). Unknown errors become exit 1 / HTTP 500.
+ */
+
+/** Stable error codes. Never rename one: scripts match on them (`--json` prints `code`). */
+export const ERROR_CODES = {
+  /** A flag, environment variable or config file value is invalid. */
+  CONFIG_INVALID: { exit: 2, http: 400 },
+  /** No etcd endpoint answered within the connection timeout. */
+  ETCD_UNREACHABLE: { exit: 10, http: 503 },
+  /** TLS files could not be read or the TLS handshake failed. */
+  ETCD_TLS: { exit: 11, http: 503 },
+  /** etcd rejected the credentials or the user lacks a permission. */
+  ETCD_AUTH: { exit: 12, http: 503 },
+  /** etcd answered with an error that is not one of the above. */
+  ETCD_REQUEST_FAILED: { exit: 13, http: 502 },
+  /** The backup store (bucket, container or directory) does not exist. */
+  STORE_NOT_FOUND: { exit: 20, http: 503 },
+  /** The backup store failed a request (I/O error, throttling that outlasted retries, partial listing). */
+  STORE_FAILED: { exit: 21, http: 502 },
+  /** The store holds no snapshot that fits the request (no full snapshot, named snapshot missing). */
+  SNAPSHOT_NOT_FOUND: { exit: 22, http: 404 },
+  /** A snapshot's content fails its integrity check (SHA-256 trailer mismatch, truncated, bad JSON). */
+  SNAPSHOT_CORRUPT: { exit: 23, http: 500 },
+  /** A full snapshot's content is not a bbolt database. */
+  SNAPSHOT_NOT_BBOLT: { exit: 24, http: 500 },
+  /** A snapshot name carries a compression suffix steward cannot decode. */
+  COMPRESSION_UNSUPPORTED: { exit: 25, http: 500 },
+  /** The target data directory exists and `--force` was not given. */
+  DATA_DIR_EXISTS: { exit: 30, http: 409 },
+  /** The data directory is missing, malformed or its database is unreadable. */
+  DATA_DIR_INVALID: { exit: 31, http: 500 },
+  /** The data directory's revision is older than the newest backup. */
+  DATA_DIR_BEHIND: { exit: 32, http: 500 },
+  /** The data directory's database is locked by another process (a running etcd). */
+  DATA_DIR_LOCKED: { exit: 33, http: 409 },
+  /** A helper program (etcdutl, etcd) is missing or failed. */
+  TOOL_FAILED: { exit: 40, http: 500 },
+  /** The operation was cancelled (SIGINT/SIGTERM or an AbortSignal). */
+  ABORTED: { exit: 130, http: 503 },
+  /** A bug: an invariant did not hold. */
+  INTERNAL: { exit: 1, http: 500 },
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface StewardErrorOptions {
+  /** The underlying error, kept for `--verbose` output and logs. */
+  cause?: unknown
+  /** Short suggestions shown under the message ("pass --force to replace it"). */
+  hints?: readonly string[]
+  /** Structured facts for `--json` and logs (object key, revision, path, …). */
+  details?: Readonly<Record<string, unknown>>
+}
+
+/** The toolkit's only error class. `component` names the part that failed (`snapstore:local`, `etcd`, `restore`). */
+export class StewardError extends Error {
+  override readonly name = 'StewardError'
+  readonly code: ErrorCode
+  readonly component: string
+  readonly hints: readonly string[]
+  readonly details: Readonly<Record<string, unknown>>
+
+  constructor(code: ErrorCode, component: string, message: string, options: StewardErrorOptions = {}) {
+    super(`[steward] [${component}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.component = component
+    this.hints = options.hints ?? []
+    this.details = options.details ?? {}
+  }
+
+  /** The message without the `[steward] [component]` prefix. */
+  get reason(): string {
+    return this.message.replace(/^\[steward\] \[[^\]]*\] /, '')
+  }
+
+  /** A plain object for `--json` output and structured logs. */
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, component: this.component, message: this.reason, hints: this.hints, details: this.details }
+  }
+}
+
+/** Whether `error` is a {@link StewardError}, optionally with one of `codes`. */
+export function isStewardError(error: unknown, ...codes: ErrorCode[]): error is StewardError {
+  return error instanceof StewardError && (codes.length === 0 || codes.includes(error.code))
+}
+
+/** Process exit code for an error; 1 for anything that is not a {@link StewardError}. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof StewardError ? ERROR_CODES[error.code].exit : 1
+}
+
+/** HTTP status for an error; 500 for anything that is not a {@link StewardError}. */
+export function httpStatusFor(error: unknown): number {
+  return error instanceof StewardError ? ERROR_CODES[error.code].http : 500
+}
+
+/** The message of any thrown value, for wrapping foreign errors. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
