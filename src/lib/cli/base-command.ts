@@ -1,0 +1,46 @@
+/**
+ * What every steward command shares: global flags, config-file loading, progress, and one
+ * `catch` that maps a {@link StewardError} to its exit code and prints it as text or, with
+ * `--json`, as `{"error": {...}}` on stdout.
+ */
+import { Command, type Interfaces } from '@oclif/core'
+import { loadConfigFile, type LoadedConfigFile } from '../config/file.ts'
+import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.ts'
+import { logger, type LogLevel } from '../log.ts'
+import { createProgress, type ProgressReporter } from './progress.ts'
+import { globalFlags } from './flags.ts'
+
+export abstract class StewardCommand extends Command {
+  static override enableJsonFlag = true
+  static override baseFlags = globalFlags
+
+  #configFile: LoadedConfigFile | undefined
+
+  /** Loads (once) the config file named by `--config`, or found from the working directory. */
+  protected async configFile(flags: { config?: string | undefined; 'log-level'?: string | undefined }): Promise<LoadedConfigFile> {
+    if (flags['log-level']) logger(flags['log-level'] as LogLevel)
+    this.#configFile ??= await loadConfigFile(flags.config)
+    return this.#configFile
+  }
+
+  /** A progress reporter that stays quiet under `--json` on a terminal. */
+  protected progress(label: string): ProgressReporter {
+    return createProgress(label, { json: this.jsonEnabled() })
+  }
+
+  override async catch(error: Interfaces.CommandError): Promise<unknown> {
+    // Let oclif handle its own parse errors, --help and exits.
+    if (!isStewardError(error) && ((error as { oclif?: unknown }).oclif !== undefined || error.name === 'ExitError')) return super.catch(error)
+    const failure = isStewardError(error) ? error : new StewardError('INTERNAL', 'cli', messageOf(error), { cause: error })
+    logger().debug({ err: error }, 'command failed')
+    if (this.jsonEnabled()) {
+      this.logJson({ error: failure.toJSON() })
+    } else {
+      const hints = failure.hints.map((h) => `\n  hint: ${h}`).join('')
+      process.stderr.write(`Error: ${failure.reason}${hints}\n`)
+      if (failure.code === 'INTERNAL' && error.stack) process.stderr.write(`${error.stack}\n`)
+    }
+    process.exitCode = exitCodeFor(failure)
+    return undefined
+  }
+}

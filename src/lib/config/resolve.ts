@@ -1,0 +1,170 @@
+/**
+ * Merges settings in order of precedence — command-line flag, then environment variable
+ * (oclif fills a flag from its variable, so both arrive as the flag), then config file, then
+ * default — and validates each one, naming the flag in any error.
+ */
+import { tmpdir } from 'node:os'
+import { COMPRESSION_POLICIES, type CompressionPolicy } from '../compression/index.ts'
+import { StewardError } from '../errors.ts'
+import { ETCD_CONNECTION_DEFAULTS, type EtcdConnectionConfig } from '../etcd/config.ts'
+import { STORE_DEFAULTS, type StoreConfig } from '../snapstore/config.ts'
+import { SNAPSTORE_DRIVERS, type SnapstoreDriverId } from '../snapstore/types.ts'
+import { parseStoreUrl } from '../snapstore/url.ts'
+import { parseDuration } from './duration.ts'
+import type { ConfigFile } from './file.ts'
+
+/** Flags of the etcd connection group, as parsed. */
+export interface EtcdFlags {
+  endpoints?: string[] | undefined
+  'etcd-username'?: string | undefined
+  'etcd-password'?: string | undefined
+  cacert?: string | undefined
+  cert?: string | undefined
+  key?: string | undefined
+  'insecure-skip-tls-verify'?: boolean | undefined
+  'etcd-connection-timeout'?: string | undefined
+  'etcd-snapshot-timeout'?: string | undefined
+}
+
+/** Flags of the store group, as parsed. */
+export interface StoreFlags {
+  store?: string | undefined
+  'storage-provider'?: string | undefined
+  'store-container'?: string | undefined
+  'store-prefix'?: string | undefined
+  'store-endpoint-override'?: string | undefined
+  'max-parallel-chunk-uploads'?: number | undefined
+  'min-chunk-size'?: number | undefined
+  'snapstore-temp-directory'?: string | undefined
+}
+
+/** Flags of the compression group, as parsed. */
+export interface CompressionFlags {
+  compression?: string | undefined
+  'compress-snapshots'?: boolean | undefined
+  'compression-policy'?: string | undefined
+}
+
+/** @throws StewardError `CONFIG_INVALID` */
+export function resolveEtcdConnection(flags: EtcdFlags, file: ConfigFile): EtcdConnectionConfig {
+  const f = file.etcd ?? {}
+  const endpoints = splitList(flags.endpoints ?? f.endpoints ?? [...ETCD_CONNECTION_DEFAULTS.endpoints])
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
+      throw new StewardError('CONFIG_INVALID', 'config', `--endpoints: ${JSON.stringify(endpoint)} is not a client URL`, {
+        hints: ['use http://host:port or https://host:port, comma-separated for several members'],
+      })
+    }
+  }
+  if (new Set(endpoints.map((e) => e.split(':')[0])).size > 1) {
+    throw new StewardError('CONFIG_INVALID', 'config', '--endpoints mixes http:// and https:// URLs', { hints: ['use one scheme for all endpoints'] })
+  }
+  const connectionTimeoutSeconds = positive(parseDuration(flags['etcd-connection-timeout'] ?? f.connectionTimeout ?? ETCD_CONNECTION_DEFAULTS.connectionTimeoutSeconds, '--etcd-connection-timeout'), '--etcd-connection-timeout')
+  return {
+    endpoints: endpoints.map((e) => e.replace(/\/$/, '')),
+    username: flags['etcd-username'] ?? f.username,
+    password: flags['etcd-password'] ?? f.password,
+    caFile: flags.cacert ?? f.cacert,
+    certFile: flags.cert ?? f.cert,
+    keyFile: flags.key ?? f.key,
+    insecureSkipTlsVerify: flags['insecure-skip-tls-verify'] ?? f.insecureSkipTlsVerify ?? false,
+    connectionTimeoutSeconds,
+    snapshotTimeoutSeconds: positive(parseDuration(flags['etcd-snapshot-timeout'] ?? f.snapshotTimeout ?? ETCD_CONNECTION_DEFAULTS.snapshotTimeoutSeconds, '--etcd-snapshot-timeout'), '--etcd-snapshot-timeout'),
+    defragTimeoutSeconds: positive(parseDuration(f.defragTimeout ?? ETCD_CONNECTION_DEFAULTS.defragTimeoutSeconds, 'etcd.defragTimeout'), 'etcd.defragTimeout'),
+  }
+}
+
+/**
+ * Resolves where the backups are. `--store URL` and `--storage-provider`/`--store-container`
+ * are alternatives; `--store-prefix` applies to both.
+ * @throws StewardError `CONFIG_INVALID` (no store, unknown provider, conflicting flags)
+ */
+export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.ProcessEnv = process.env): StoreConfig {
+  const f = file.store ?? {}
+  const url = flags.store ?? (flags['storage-provider'] ? undefined : f.url)
+  const providerText = flags['storage-provider'] ?? (flags.store ? undefined : f.provider)
+  if (url && providerText) {
+    throw new StewardError('CONFIG_INVALID', 'config', '--store and --storage-provider are alternatives; pass one of them', {
+      hints: ['e.g. --store s3://bucket/prefix, or --storage-provider S3 --store-container bucket --store-prefix prefix'],
+    })
+  }
+  let provider: SnapstoreDriverId
+  let container: string
+  let prefix: string
+  if (url) {
+    const location = parseStoreUrl(url)
+    provider = location.provider
+    container = location.container
+    prefix = flags['store-prefix'] ?? (location.prefix || f.prefix || '')
+  } else if (providerText) {
+    if (!(SNAPSTORE_DRIVERS as readonly string[]).includes(providerText)) {
+      throw new StewardError('CONFIG_INVALID', 'config', `--storage-provider: unknown provider ${JSON.stringify(providerText)}`, {
+        hints: [`valid: ${SNAPSTORE_DRIVERS.join(', ')} (case-sensitive, as etcd-backup-restore)`],
+      })
+    }
+    provider = providerText as SnapstoreDriverId
+    container = flags['store-container'] ?? f.container ?? env['STORAGE_CONTAINER'] ?? ''
+    prefix = flags['store-prefix'] ?? f.prefix ?? ''
+    if (!container && provider !== 'Local') {
+      throw new StewardError('CONFIG_INVALID', 'config', `--store-container is required for provider ${provider}`, {
+        hints: ['pass --store-container <bucket> or set STORAGE_CONTAINER'],
+      })
+    }
+  } else {
+    throw new StewardError('CONFIG_INVALID', 'config', 'no backup store given', {
+      hints: ['pass --store file:///var/backups/etcd (or s3://, gs://, azblob://), or --storage-provider with --store-container'],
+    })
+  }
+  const endpointOverride = flags['store-endpoint-override'] ?? f.endpointOverride
+  if (endpointOverride !== undefined && !URL.canParse(endpointOverride)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--store-endpoint-override: ${JSON.stringify(endpointOverride)} is not a URL`)
+  }
+  const minChunkSize = flags['min-chunk-size'] ?? f.minChunkSize ?? STORE_DEFAULTS.minChunkSize
+  if (minChunkSize < STORE_DEFAULTS.minChunkSize) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--min-chunk-size: ${minChunkSize} is below the minimum of ${STORE_DEFAULTS.minChunkSize} bytes (5 MiB)`)
+  }
+  const maxParallelChunkUploads = flags['max-parallel-chunk-uploads'] ?? f.maxParallelChunkUploads ?? STORE_DEFAULTS.maxParallelChunkUploads
+  if (maxParallelChunkUploads < 1) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--max-parallel-chunk-uploads: must be at least 1, got ${maxParallelChunkUploads}`)
+  }
+  return {
+    provider,
+    container,
+    prefix: prefix.replace(/^\/+|\/+$/g, ''),
+    endpointOverride,
+    minChunkSize,
+    maxParallelChunkUploads,
+    tempDir: flags['snapstore-temp-directory'] ?? f.tempDir ?? tmpdir(),
+    envPrefix: '',
+  }
+}
+
+/**
+ * Compression for new snapshots: `--compression` wins; else etcd-backup-restore's
+ * `--compress-snapshots` (default true) with `--compression-policy` (default gzip).
+ * @throws StewardError `CONFIG_INVALID`
+ */
+export function resolveCompression(flags: CompressionFlags, file: ConfigFile): CompressionPolicy {
+  const explicit = flags.compression ?? (flags['compress-snapshots'] === undefined && flags['compression-policy'] === undefined ? file.snapshot?.compression : undefined)
+  if (explicit !== undefined) return checkPolicy(explicit, '--compression')
+  if (flags['compress-snapshots'] === false) return 'none'
+  return checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
+}
+
+function checkPolicy(value: string, flag: string): CompressionPolicy {
+  if ((COMPRESSION_POLICIES as readonly string[]).includes(value)) return value as CompressionPolicy
+  throw new StewardError('CONFIG_INVALID', 'config', `${flag}: unknown compression ${JSON.stringify(value)}`, {
+    hints: [`valid: ${COMPRESSION_POLICIES.join(', ')}`],
+  })
+}
+
+/** Splits comma-separated lists and flattens repeated flags. */
+export function splitList(value: string | readonly string[]): string[] {
+  const items = typeof value === 'string' ? [value] : value
+  return items.flatMap((item) => item.split(',')).map((item) => item.trim()).filter((item) => item.length > 0)
+}
+
+function positive(seconds: number, setting: string): number {
+  if (seconds > 0) return seconds
+  throw new StewardError('CONFIG_INVALID', 'config', `${setting}: must be greater than zero`)
+}

@@ -1,0 +1,34 @@
+import { RESTORE_MEMBER_DEFAULTS, type RestoreMemberConfig } from '../restore/etcdutl.ts'
+import { StewardError } from '../errors.ts'
+import type { ConfigFile } from './file.ts'
+import { splitList } from './resolve.ts'
+
+/** Restore member flags, as parsed. */
+export interface RestoreMemberFlags {
+  name?: string | undefined
+  'initial-cluster'?: string | undefined
+  'initial-cluster-token'?: string | undefined
+  'initial-advertise-peer-urls'?: string[] | undefined
+}
+
+/**
+ * The identity a restored data dir gets; flags, then config file, then etcd-backup-restore's
+ * defaults. Checks that `--name` appears in `--initial-cluster`, as etcd requires.
+ * @throws StewardError `CONFIG_INVALID`
+ */
+export function resolveRestoreMember(flags: RestoreMemberFlags, file: ConfigFile): RestoreMemberConfig {
+  const f = file.restore ?? {}
+  const member: RestoreMemberConfig = {
+    name: flags.name ?? f.name ?? RESTORE_MEMBER_DEFAULTS.name,
+    initialCluster: flags['initial-cluster'] ?? f.initialCluster ?? RESTORE_MEMBER_DEFAULTS.initialCluster,
+    initialClusterToken: flags['initial-cluster-token'] ?? f.initialClusterToken ?? RESTORE_MEMBER_DEFAULTS.initialClusterToken,
+    initialAdvertisePeerUrls: splitList(flags['initial-advertise-peer-urls'] ?? f.initialAdvertisePeerUrls ?? [...RESTORE_MEMBER_DEFAULTS.initialAdvertisePeerUrls]),
+  }
+  const names = member.initialCluster.split(',').map((entry) => entry.split('=')[0]?.trim())
+  if (!names.includes(member.name)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--name ${member.name} does not appear in --initial-cluster ${member.initialCluster}`, {
+      hints: ['--initial-cluster lists name=peerURL for every member, including this one'],
+    })
+  }
+  return member
+}

@@ -1,0 +1,50 @@
+/**
+ * etcd's own restore logic, run as `etcdutl snapshot restore` (research notes §6.2): copies
+ * the database into `member/snap/db`, strips and checks the SHA-256 trailer, rewrites cluster
+ * membership from `--initial-cluster`/`--initial-cluster-token`, and writes a fresh WAL.
+ */
+import { runEtcdTool } from '../etcd/binaries.ts'
+
+/** Member identity a restored data dir is given (etcd-backup-restore's defaults in brackets). */
+export interface RestoreMemberConfig {
+  /** Member name [`default`]. */
+  readonly name: string
+  /** `name=peerURL,…` of every member [`default=http://localhost:2380`]. */
+  readonly initialCluster: string
+  /** Cluster token [`etcd-cluster`]. */
+  readonly initialClusterToken: string
+  /** This member's peer URLs [`http://localhost:2380`]. */
+  readonly initialAdvertisePeerUrls: readonly string[]
+}
+
+export const RESTORE_MEMBER_DEFAULTS: RestoreMemberConfig = {
+  name: 'default',
+  initialCluster: 'default=http://localhost:2380',
+  initialClusterToken: 'etcd-cluster',
+  initialAdvertisePeerUrls: ['http://localhost:2380'],
+}
+
+/**
+ * Restores the snapshot file at `snapshotPath` into `dataDir` (which must not exist or be empty).
+ * @param skipHashCheck pass when the trailer was already verified while streaming
+ * @throws StewardError `TOOL_FAILED` with etcdutl's stderr
+ */
+export async function etcdutlRestore(snapshotPath: string, dataDir: string, member: RestoreMemberConfig, skipHashCheck: boolean, signal?: AbortSignal): Promise<void> {
+  const args = [
+    'snapshot',
+    'restore',
+    snapshotPath,
+    '--data-dir',
+    dataDir,
+    '--name',
+    member.name,
+    '--initial-cluster',
+    member.initialCluster,
+    '--initial-cluster-token',
+    member.initialClusterToken,
+    '--initial-advertise-peer-urls',
+    member.initialAdvertisePeerUrls.join(','),
+  ]
+  if (skipHashCheck) args.push('--skip-hash-check')
+  await runEtcdTool('etcdutl', args, signal ? { signal } : {})
+}
