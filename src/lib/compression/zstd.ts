@@ -1,0 +1,38 @@
+/**
+ * zstd streams through the `zstd-napi` bindings (steward's own `.zst` policy; etcd-backup-restore
+ * has no zstd). Compression uses the library's default level (3).
+ */
+import type { Transform, TransformCallback } from 'node:stream'
+import { CompressStream, DecompressStream } from 'zstd-napi'
+import { corruptError, relabelErrors } from './corrupt.ts'
+
+/** A Transform that writes one zstd frame holding everything written to it. */
+export function createZstdEncoder(): Transform {
+  return new CompressStream()
+}
+
+/**
+ * A Transform that decompresses zstd frames. Corrupt or truncated input, including no input at
+ * all, makes the stream error with `SNAPSHOT_CORRUPT`.
+ */
+export function createZstdDecoder(): Transform {
+  return relabelErrors(new ZstdDecoder(), 'zstd')
+}
+
+/** `DecompressStream` accepts an input with no bytes at all; a valid `.zst` object always has a frame. */
+class ZstdDecoder extends DecompressStream {
+  #sawInput = false
+
+  override _transform(chunk: unknown, encoding: string, done: TransformCallback): void {
+    if (chunk instanceof Uint8Array && chunk.length > 0) this.#sawInput = true
+    super._transform(chunk, encoding, done)
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (!this.#sawInput) {
+      done(corruptError('zstd', 'the data is empty'))
+      return
+    }
+    super._flush(done)
+  }
+}
