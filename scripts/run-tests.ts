@@ -66,7 +66,7 @@ async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: numbe
   })
   const exitCode: number = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
   if (graceTimer) clearTimeout(graceTimer)
-  const plain = output.replace(/\x1b\[[0-9;]*m/g, '')
+  const plain = output.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '')
   const read = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0)
   const totalCount = read('Total')
   const passed = read('Passed')

@@ -18,6 +18,14 @@ import { etcdError } from './errors.ts'
 
 /** Large ranges and snapshot chunks exceed grpc-js's 4 MiB receive default. */
 const MAX_RECEIVE_BYTES = 256 * 1024 * 1024
+/** Snapshot bytes buffered between gRPC and the consumer. */
+const SNAPSHOT_BUFFER_BYTES = 4 * 1024 * 1024
+/**
+ * HTTP/2 receive window. The 64 KiB default makes a snapshot stream round-trip-bound (about 1.5x
+ * slower than etcdctl); 1 MiB matches etcdctl while peak RSS stays under 150 MiB (larger windows
+ * let more garbage buffers pile up between collections).
+ */
+const FLOW_CONTROL_WINDOW_BYTES = 1024 * 1024
 
 /** Status of one member as `Maintenance.Status` reports it (int64 fields as numbers / decimal strings for IDs). */
 export interface MemberStatus {
@@ -155,7 +163,9 @@ export class EtcdClient {
     }
     const onAbort = () => call.cancel()
     signal?.addEventListener('abort', onAbort, { once: true })
-    const stream = Readable.from(blobs(call, endpoint))
+    // A deep buffer here keeps gRPC's HTTP/2 flow control from stalling on every downstream
+    // pause (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
+    const stream = Readable.from(blobs(call, endpoint), { objectMode: false, highWaterMark: SNAPSHOT_BUFFER_BYTES })
     stream.once('close', () => {
       signal?.removeEventListener('abort', onAbort)
       call.cancel()
@@ -234,7 +244,7 @@ function buildClient(endpoint: string, config: EtcdConnectionConfig, credentials
     hosts: endpoint,
     ...(credentials ? { credentials } : {}),
     ...(config.username ? { auth: { username: config.username, password: config.password ?? '', callOptions: () => ({ deadline: Date.now() + callMs }) } } : {}),
-    grpcOptions: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.enable_http_proxy': 0 },
+    grpcOptions: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.enable_http_proxy': 0, 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES },
     faultHandling: { host: () => noop, global: noop },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (ctx.method === 'defragment' ? defragMs : callMs) }),
   }

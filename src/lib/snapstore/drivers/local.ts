@@ -22,6 +22,8 @@ const DRIVER = 'Local'
 const COMPONENT = 'snapstore:Local'
 /** Prefix of in-progress uploads; such files are skipped by `list`. */
 export const PARTIAL_PREFIX = '.partial-'
+/** Bytes buffered before a write applies backpressure (fewer, larger writes). */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 
 export interface LocalSnapstoreOptions {
   /** Absolute directory that holds the objects (the "container"). */
@@ -52,7 +54,7 @@ const localSnapstore: SnapstoreFactory<LocalSnapstoreOptions> = (input) => {
       await mkdir(dir, { recursive: true, mode: 0o700 })
       const temp = join(dir, `${PARTIAL_PREFIX}${randomBytes(6).toString('hex')}-${key.split('/').pop()}`)
       try {
-        const out = createWriteStream(temp, { mode: 0o600, flags: 'wx' })
+        const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES })
         await pipeline(body, out, op.signal ? { signal: op.signal } : {})
         await fsyncPath(temp)
         await rename(temp, target)
