@@ -8,10 +8,14 @@ import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.
 export default class Restore extends StewardCommand {
   static override summary = 'Restore etcd\'s data directory from the backup store.'
   static override description = `Restores the latest full snapshot (or the one named by --snapshot) with etcd's own
-restore logic (etcdutl snapshot restore). Works in a hidden directory beside --data-dir and
-renames it into place at the end; an existing data dir is replaced only with --force.`
+restore logic (etcdutl snapshot restore), then replays the delta snapshots after it through a
+temporary loopback etcd, one revision per transaction, so revisions match the source.
+--to-revision / --to-time stop at a point in time. Works in a hidden directory beside --data-dir
+and renames it into place at the end; an existing data dir is replaced only with --force.
+See docs/restore.md.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /var/etcd/data/new.etcd',
+    '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /tmp/r.etcd --to-time 2026-11-22T18:54:06Z',
     '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --data-dir /var/etcd/data --force --json',
   ]
   static override flags = {
@@ -21,6 +25,14 @@ renames it into place at the end; an existing data dir is replaced only with --f
     force: Flags.boolean({ summary: 'Replace a non-empty --data-dir (only after the restore succeeded).' }),
     snapshot: Flags.string({ summary: 'Full snapshot to restore (name or key) instead of the latest.' }),
     'skip-hash-check': Flags.boolean({ summary: 'Do not compare the snapshot with its SHA-256 trailer.' }),
+    'to-revision': Flags.integer({ min: 1, summary: 'Point in time: stop after this revision (uses an older full snapshot when needed).', helpGroup: 'POINT IN TIME' }),
+    'to-time': Flags.string({ summary: 'Point in time (RFC 3339): stop before the first revision recorded after it.', helpGroup: 'POINT IN TIME' }),
+    'allow-partial': Flags.boolean({ summary: 'On a corrupt, missing or non-continuous delta, restore up to the last good revision instead of failing.', helpGroup: 'FAILURES' }),
+    'fallback-to-older-full': Flags.boolean({ summary: 'When the newest full snapshot is corrupt, use an older one whose delta chain is continuous.', helpGroup: 'FAILURES' }),
+    'no-deltas': Flags.boolean({ summary: 'Restore the full snapshot only; do not apply deltas.' }),
+    'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
+    'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
+    'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),
   }
 
   async run(): Promise<RestoreResult> {
@@ -35,10 +47,24 @@ renames it into place at the end; an existing data dir is replaced only with --f
         member: resolveRestoreMember(flags, config),
         snapshot: flags.snapshot,
         skipHashCheck: flags['skip-hash-check'] || (config.restore?.skipHashCheck ?? false),
+        applyDeltas: !flags['no-deltas'],
+        toRevision: flags['to-revision'],
+        toTime: flags['to-time'],
+        allowPartial: flags['allow-partial'],
+        fallbackToOlderFull: flags['fallback-to-older-full'],
+        limits: {
+          ...(flags['embedded-etcd-quota-bytes'] ? { quotaBackendBytes: flags['embedded-etcd-quota-bytes'] } : {}),
+          ...(flags['max-request-bytes'] ? { maxRequestBytes: flags['max-request-bytes'] } : {}),
+          ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
+        },
         onProgress: (bytes, total) => progress.update(bytes, total),
       }),
     ).finally(() => progress.stop())
-    this.log(`Restored ${result.snapshot} into ${result.dataDir} (revision ${result.revision}, ${result.durationSeconds.toFixed(2)}s)`)
+    for (const warning of result.warnings) this.warn(warning)
+    const deltas = result.deltasApplied > 0 ? ` + ${result.deltasApplied} delta(s), ${result.eventsApplied} events` : ''
+    const reached = `revision ${result.revision}${result.reachedTime ? `, last event at ${result.reachedTime}` : ''}`
+    const why = result.end === 'complete' ? '' : ` [stopped: ${result.end}]`
+    this.log(`Restored ${result.snapshot}${deltas} into ${result.dataDir} (${reached}${why}, ${result.durationSeconds.toFixed(2)}s)`)
     return result
   }
 }

@@ -1,24 +1,28 @@
 /**
  * `steward restore`: restores the latest full snapshot (or a named one) from a store into a
- * data directory, with etcd's own restore logic, then checks the result. Deltas after the full
- * snapshot are applied by `deltas.ts` when present.
+ * data directory, with etcd's own restore logic, then replays the deltas after it through a
+ * temporary etcd (`deltas.ts`), up to a point in time when asked.
  *
  * Flow: pick the snapshot → stream it from the store, decompressing and verifying the SHA-256
  * trailer into a temp file in a hidden work dir beside the target (skipped for an uncompressed
  * object the store holds as a local file: that file is verified in place) → `etcdutl snapshot
- * restore` into the work dir → read the restored database's revision → rename into place.
+ * restore` into the work dir → read the restored database's revision → apply deltas (one at a
+ * time, streamed) → rename into place. The target is touched only by that final rename.
  */
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rm, stat } from 'node:fs/promises'
+import { rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { StewardError } from '../errors.ts'
+import { StewardError, isStewardError } from '../errors.ts'
+import { rfc3339ToNanos } from '../delta/apply.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, swapIntoPlace } from './data-dir.ts'
+import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
+import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
 
 export interface RestoreOptions {
   /** Target data directory. */
@@ -26,12 +30,26 @@ export interface RestoreOptions {
   /** Replace a non-empty `dataDir`. */
   readonly force: boolean
   readonly member: RestoreMemberConfig
-  /** Restore this snapshot (name or key) instead of the latest full snapshot. */
+  /** Restore this snapshot (name or key) instead of the latest full snapshot; deltas are then applied only with `toRevision`/`toTime`. */
   readonly snapshot?: string | undefined
-  /** Skip the SHA-256 comparison (etcd's `--skip-hash-check`). */
+  /** Skip the SHA-256 comparison of the full snapshot (etcd's `--skip-hash-check`). */
   readonly skipHashCheck?: boolean
-  /** Called with (bytes processed, total stored bytes or undefined). */
+  /** Apply the deltas after the full snapshot [true]. */
+  readonly applyDeltas?: boolean
+  /** Point in time: stop after this revision. */
+  readonly toRevision?: number | undefined
+  /** Point in time: RFC 3339; stop before the first revision whose events were recorded after it. */
+  readonly toTime?: string | undefined
+  /** Restore up to the last good revision when a delta is corrupt, missing or leaves a gap. */
+  readonly allowPartial?: boolean
+  /** When the newest full snapshot is corrupt, use an older one whose delta chain is continuous. */
+  readonly fallbackToOlderFull?: boolean
+  /** Limits of the temporary etcd that replays deltas. */
+  readonly limits?: Partial<TempEtcdLimits>
+  /** Called with (bytes processed, total stored bytes or undefined) while the full snapshot downloads. */
   readonly onProgress?: (bytes: number, totalBytes: number | undefined) => void
+  /** Called after each applied delta. */
+  readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
   readonly signal?: AbortSignal
 }
 
@@ -41,45 +59,86 @@ export interface RestoreResult {
   readonly snapshot: string
   /** Revision in the snapshot's name. */
   readonly snapshotRevision: number
-  /** Revision of the restored database (≥ the name's; the content may be newer). */
+  /** Revision the restored data dir reached (after deltas). */
   readonly revision: number
-  /** Restored database size in bytes. */
+  /** `time` of the last applied delta event (undefined without deltas). */
+  readonly reachedTime: string | undefined
+  /** Why the restore ended where it did. */
+  readonly end: 'complete' | 'to-revision' | 'to-time' | 'partial'
+  /** Restored database size in bytes (before deltas). */
   readonly dbSizeBytes: number
-  /** Deltas found after the full snapshot (applied by the delta restore; 0 here). */
   readonly deltasApplied: number
+  readonly eventsApplied: number
+  /** Things the user must know: fallback to an older full snapshot, partial restore. */
+  readonly warnings: readonly string[]
+  /** With `end: 'partial'`: the object that stopped the restore. */
+  readonly failure?: { readonly object: string; readonly code: string; readonly message: string }
   readonly durationSeconds: number
 }
 
 /**
- * @throws StewardError `DATA_DIR_EXISTS` (before any download), `SNAPSHOT_NOT_FOUND`,
- *   `SNAPSHOT_CORRUPT`, `SNAPSHOT_NOT_BBOLT`, `COMPRESSION_UNSUPPORTED`, `STORE_*`, `TOOL_FAILED`;
- *   on any failure the target is untouched and the work dir removed.
+ * Restores the latest full snapshot plus the deltas after it (or a point in time) into
+ * `options.dataDir`. Everything happens in a hidden work dir beside the target; the target is
+ * touched only by the final rename. Work dirs of killed earlier runs are cleaned up first.
+ * @throws StewardError `DATA_DIR_EXISTS` (before any download), `SNAPSHOT_NOT_FOUND` (no fitting
+ *   full snapshot, delta chain gap), `SNAPSHOT_CORRUPT` (naming the object), `SNAPSHOT_NOT_BBOLT`,
+ *   `COMPRESSION_UNSUPPORTED`, `STORE_*`, `CONFIG_INVALID`, `TOOL_FAILED`, `ABORTED`; on any
+ *   failure the target is untouched and the work dir removed.
  */
 export async function restoreFullSnapshot(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
   await assertReplaceable(options.dataDir, options.force)
-  const full = await pickFullSnapshot(store, options.snapshot)
+  await cleanupStaleWorkDirs(options.dataDir)
+  const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
+  const all = await store.list()
+  const candidates = fullCandidates(all, options, toTimeNanos)
+  const pointInTime = options.toRevision !== undefined || toTimeNanos !== undefined
+  const withDeltas = (options.applyDeltas ?? true) && (options.snapshot === undefined || pointInTime)
+  const multiMember = options.member.initialCluster.split(',').length > 1
   const work = await makeWorkDir(options.dataDir)
+  const warnings: string[] = []
   try {
-    const snapshotFile = await materialize(store, full, work, options)
+    await writeFile(join(work, 'owner.pid'), `${process.pid}\n`)
     const restored = join(work, 'data')
-    await etcdutlRestore(snapshotFile, restored, options.member, true, options.signal)
-    const db = join(restored, 'member', 'snap', 'db')
-    const info = await readBboltRevision(db)
-    if (info.revision < full.lastRevision) {
-      throw new StewardError('SNAPSHOT_CORRUPT', 'restore', `${full.name} restored to revision ${info.revision}, below the ${full.lastRevision} in its name`, {
-        details: { snapshot: full.key, revision: info.revision },
-      })
+    const chainEnd = (full: StoredSnapshot) => deltaChain(all, full.lastRevision, full.name, options.toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
+    const wanted = candidates[0] ? chainEnd(candidates[0]) : 0
+    let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number } | undefined
+    for (const [index, full] of candidates.entries()) {
+      if (index > 0 && (!options.fallbackToOlderFull || !withDeltas)) break
+      const plan = deltaChain(all, full.lastRevision, full.name, options.toRevision)
+      if (index > 0 && (plan.gap || chainEnd(full) < wanted)) continue
+      try {
+        const stage = withDeltas && multiMember ? join(work, 'stage') : restored
+        const member = stage === restored ? options.member : singleMember(options.member)
+        base = { full, ...(await restoreBase(store, full, work, stage, member, options)) }
+        if (index > 0) warnings.push(`FALLBACK: restored the older full snapshot ${full.name} because ${candidates[0]!.name} failed; deltas after it are applied`)
+        break
+      } catch (error) {
+        if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND') || index === candidates.length - 1) throw error
+        warnings.push(`full snapshot ${full.name} is unusable: ${error.reason}`)
+        await rm(join(work, 'stage'), { recursive: true, force: true })
+        await rm(restored, { recursive: true, force: true })
+      }
     }
-    const dbSizeBytes = (await stat(db)).size
+    if (!base) throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `no older full snapshot has a continuous delta chain up to revision ${wanted}`, { details: { warnings } })
+    if (options.toRevision !== undefined && base.revision > options.toRevision) {
+      throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `${base.full.name} holds revision ${base.revision}, after --to-revision ${options.toRevision}, and no older full snapshot fits`)
+    }
+    let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
+    if (withDeltas) outcome = await replayDeltas(store, all, base, work, restored, multiMember, toTimeNanos, warnings, options)
     await swapIntoPlace(restored, options.dataDir, options.force)
     return {
       dataDir: options.dataDir,
-      snapshot: full.name,
-      snapshotRevision: full.lastRevision,
-      revision: info.revision,
-      dbSizeBytes,
-      deltasApplied: 0,
+      snapshot: base.full.name,
+      snapshotRevision: base.full.lastRevision,
+      revision: outcome.revision,
+      reachedTime: outcome.lastEventTime,
+      end: outcome.end,
+      dbSizeBytes: base.dbSizeBytes,
+      deltasApplied: outcome.deltasApplied,
+      eventsApplied: outcome.eventsApplied,
+      warnings,
+      ...(outcome.failure ? { failure: outcome.failure } : {}),
       durationSeconds: (performance.now() - started) / 1000,
     }
   } finally {
@@ -92,25 +151,88 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
  * @throws StewardError `SNAPSHOT_NOT_FOUND`
  */
 export async function pickFullSnapshot(store: BackupStore, wanted?: string): Promise<StoredSnapshot> {
-  const all = await store.list()
+  return fullCandidates(await store.list(), { snapshot: wanted }, undefined, store.location)[0]!
+}
+
+/**
+ * Full snapshots a restore may start from, newest first: the named one; else those at or before
+ * `toRevision` (by name) and created at least 1 s before `toTime` (names hold whole seconds).
+ * @throws StewardError `SNAPSHOT_NOT_FOUND` when none fits
+ */
+export function fullCandidates(all: readonly StoredSnapshot[], options: Pick<RestoreOptions, 'snapshot' | 'toRevision'>, toTimeNanos: bigint | undefined, location = 'the store'): StoredSnapshot[] {
+  const wanted = options.snapshot
   if (wanted) {
     const found = all.find((s) => !s.isChunk && (s.name === wanted || s.key === wanted))
     if (!found) {
-      throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `snapshot ${wanted} is not in ${store.location}`, {
+      throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `snapshot ${wanted} is not in ${location}`, {
         hints: ['list what is there with: steward snapshot list'],
       })
     }
     if (found.kind !== 'Full') throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `${wanted} is a delta snapshot; name a full snapshot`)
-    return found
+    return [found]
   }
-  const full = all.filter((s) => !s.isChunk && s.kind === 'Full').at(-1)
-  if (!full) {
-    throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `no full snapshot in ${store.location}`, {
-      hints: ['check --store and --store-prefix', 'take one with: steward snapshot'],
-      details: { objects: all.length },
+  const fulls = all.filter((s) => !s.isChunk && s.kind === 'Full')
+  const fitting = fulls.filter(
+    (s) =>
+      (options.toRevision === undefined || s.lastRevision <= options.toRevision) &&
+      (toTimeNanos === undefined || BigInt(s.createdOn.getTime() + 1000) * 1_000_000n <= toTimeNanos),
+  )
+  if (fitting.length === 0) {
+    const limit = options.toRevision !== undefined || toTimeNanos !== undefined ? ' at or before the requested point in time' : ''
+    throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `no full snapshot${limit} in ${location}`, {
+      hints: ['check --store and --store-prefix', 'list what is there with: steward snapshot list'],
+      details: { objects: all.length, fullSnapshots: fulls.length },
     })
   }
-  return full
+  return fitting.reverse()
+}
+
+/** Member config for the staging restore of a multi-member target: a one-member cluster. */
+function singleMember(member: RestoreMemberConfig): RestoreMemberConfig {
+  return { ...member, initialCluster: `${member.name}=http://127.0.0.1:2380`, initialAdvertisePeerUrls: ['http://127.0.0.1:2380'] }
+}
+
+/** Full snapshot → verified file → `etcdutl snapshot restore` into `target`. */
+async function restoreBase(store: BackupStore, full: StoredSnapshot, work: string, target: string, member: RestoreMemberConfig, options: RestoreOptions): Promise<{ revision: number; dbSizeBytes: number }> {
+  const snapshotFile = await materialize(store, full, work, options)
+  await etcdutlRestore(snapshotFile, target, member, true, options.signal)
+  if (snapshotFile.startsWith(work)) await rm(snapshotFile, { force: true })
+  const db = join(target, 'member', 'snap', 'db')
+  const info = await readBboltRevision(db)
+  if (info.revision < full.lastRevision) {
+    throw new StewardError('SNAPSHOT_CORRUPT', 'restore', `${full.name} restored to revision ${info.revision}, below the ${full.lastRevision} in its name`, {
+      details: { snapshot: full.key, revision: info.revision },
+    })
+  }
+  return { revision: info.revision, dbSizeBytes: (await stat(db)).size }
+}
+
+/** Applies the delta chain after the base (staging dir for multi-member targets, then re-restored with the real membership). */
+async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], base: { full: StoredSnapshot; revision: number }, work: string, restored: string, multiMember: boolean, toTimeNanos: bigint | undefined, warnings: string[], options: RestoreOptions): Promise<DeltaChainResult> {
+  const plan = deltaChain(all, base.revision, base.full.name, options.toRevision)
+  if (plan.gap && !options.allowPartial) throw gapError(plan.gap)
+  const stage = multiMember ? join(work, 'stage') : restored
+  let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
+  if (plan.deltas.length > 0) {
+    outcome = await applyDeltaChain(store, plan.deltas, {
+      dataDir: stage,
+      memberName: options.member.name,
+      workDir: work,
+      limits: { ...TEMP_ETCD_DEFAULTS, ...options.limits },
+      toRevision: options.toRevision,
+      toTimeNanos,
+      allowPartial: options.allowPartial ?? false,
+      signal: options.signal,
+      ...(options.onDelta ? { onDelta: options.onDelta } : {}),
+    })
+  }
+  if (plan.gap && outcome.end === 'complete') outcome = { ...outcome, end: 'partial', failure: { object: plan.gap.before.key, code: 'SNAPSHOT_NOT_FOUND', message: gapError(plan.gap).reason } }
+  if (outcome.failure) warnings.push(`PARTIAL RESTORE: stopped at revision ${outcome.revision} because of ${outcome.failure.object}: ${outcome.failure.message}`)
+  if (options.toRevision !== undefined && outcome.end === 'complete' && outcome.revision < options.toRevision) {
+    warnings.push(`--to-revision ${options.toRevision} is beyond the newest backup; restored up to revision ${outcome.revision}`)
+  }
+  if (multiMember) await etcdutlRestore(join(stage, 'member', 'snap', 'db'), restored, options.member, true, options.signal)
+  return outcome
 }
 
 /** Verified, decompressed snapshot as a file: the store's own file when possible, else a copy in `work`. */

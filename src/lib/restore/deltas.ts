@@ -1,0 +1,172 @@
+/**
+ * Applies a chain of delta snapshots to a restored data dir through a temporary etcd
+ * (research notes `etcd-backup-restore.md` §6.3), one delta at a time:
+ * download → decompress → temp file while hashing → verify → stream-parse → apply → delete.
+ * Memory stays bounded by one event and one read chunk, whatever the delta sizes; disk by one
+ * decompressed delta. Continuity is checked from the names before etcd starts and again from
+ * etcd's revision after each delta.
+ */
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { StewardError, isStewardError } from '../errors.ts'
+import { applyDeltaEvents, etcdCommitter } from '../delta/apply.ts'
+import { readDeltaEvents, spoolDelta } from '../delta/decode.ts'
+import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
+import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.ts'
+
+export interface DeltaChainOptions {
+  /** Restored data dir the temporary etcd runs on. */
+  readonly dataDir: string
+  /** Member name the data dir was restored with. */
+  readonly memberName: string
+  /** Directory for temp delta files and etcd's pid/log files. */
+  readonly workDir: string
+  readonly limits: TempEtcdLimits
+  /** Compact + defragment after this many deltas [10]; also whenever dbSize > 80 % of the quota. */
+  readonly leanEveryDeltas?: number
+  readonly toRevision?: number | undefined
+  /** Nanoseconds since the epoch (see `rfc3339ToNanos`). */
+  readonly toTimeNanos?: bigint | undefined
+  /** On a corrupt, missing or non-continuous delta, keep what was applied before it instead of failing. */
+  readonly allowPartial?: boolean
+  readonly signal?: AbortSignal | undefined
+  /** Called after each delta. */
+  readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
+}
+
+export interface DeltaChainResult {
+  readonly deltasApplied: number
+  readonly eventsApplied: number
+  /** etcd's revision at the end. */
+  readonly revision: number
+  /** `time` of the last applied event. */
+  readonly lastEventTime: string | undefined
+  /** Why the chain ended: all applied, a point-in-time limit, or a bad delta with `allowPartial`. */
+  readonly end: 'complete' | 'to-revision' | 'to-time' | 'partial'
+  /** With `end: 'partial'`: the object that stopped the restore and why. */
+  readonly failure?: { readonly object: string; readonly code: string; readonly message: string }
+}
+
+/**
+ * The deltas continuing a full snapshot whose content is at `baseRevision`: every delta ending
+ * after it, in order, up to the one that reaches `toRevision`. Overlaps are fine (events already
+ * present are skipped); a gap is reported as `gap` (the object before and after it).
+ */
+export function deltaChain(all: readonly StoredSnapshot[], baseRevision: number, baseName: string, toRevision?: number): { deltas: StoredSnapshot[]; gap?: { after: string; before: StoredSnapshot; missingFrom: number } } {
+  const deltas: StoredSnapshot[] = []
+  let reached = baseRevision
+  let previous = baseName
+  for (const ref of all) {
+    if (ref.isChunk || ref.kind !== 'Incr' || ref.lastRevision <= reached) continue
+    if (toRevision !== undefined && reached >= toRevision) break
+    if (ref.startRevision > reached + 1) return { deltas, gap: { after: previous, before: ref, missingFrom: reached + 1 } }
+    deltas.push(ref)
+    reached = ref.lastRevision
+    previous = ref.name
+  }
+  return { deltas }
+}
+
+/** The continuity error of {@link deltaChain}'s `gap`. */
+export function gapError(gap: { after: string; before: StoredSnapshot; missingFrom: number }): StewardError {
+  return new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `delta chain has a gap: revisions ${gap.missingFrom}..${gap.before.startRevision - 1} are in no snapshot between ${gap.after} and ${gap.before.name}`, {
+    details: { after: gap.after, before: gap.before.key, missingFrom: gap.missingFrom, resumesAt: gap.before.startRevision },
+    hints: ['pass --allow-partial to restore up to the gap', 'or --to-revision below the gap'],
+  })
+}
+
+/**
+ * Starts a temporary etcd on `options.dataDir`, applies `deltas` in order, stops etcd (also on
+ * failure). Errors of a delta name its object.
+ * @throws StewardError `SNAPSHOT_CORRUPT`, `SNAPSHOT_NOT_FOUND`, `COMPRESSION_UNSUPPORTED`,
+ *   `STORE_*` (unless `allowPartial`), `CONFIG_INVALID` (revision group over the limits),
+ *   `TOOL_FAILED` (temporary etcd failed or drifted), `ABORTED`
+ */
+export async function applyDeltaChain(store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
+  const etcd = await startTempEtcd({ dataDir: options.dataDir, name: options.memberName, workDir: options.workDir, limits: options.limits, signal: options.signal })
+  try {
+    return await applyWith(etcd, store, deltas, options)
+  } finally {
+    await etcd.stop()
+  }
+}
+
+async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
+  const commit = etcdCommitter(etcd.client)
+  let revision = await readRevision(etcd)
+  let deltasApplied = 0
+  let eventsApplied = 0
+  let lastEventTime: string | undefined
+  let sinceLean = 0
+  const result = (end: DeltaChainResult['end'], failure?: DeltaChainResult['failure']): DeltaChainResult => ({
+    deltasApplied, eventsApplied, revision, lastEventTime, end, ...(failure ? { failure } : {}),
+  })
+  for (const delta of deltas) {
+    if (options.signal?.aborted) throw new StewardError('ABORTED', 'restore', 'restore aborted')
+    if (delta.lastRevision <= revision) continue
+    if (delta.startRevision > revision + 1) {
+      const error = gapError({ after: `revision ${revision}`, before: delta, missingFrom: revision + 1 })
+      if (options.allowPartial) return result('partial', { object: delta.key, code: error.code, message: error.reason })
+      throw error
+    }
+    const file = join(options.workDir, 'delta.json')
+    let applied
+    try {
+      const jsonBytes = await spoolDelta(await store.open(delta, options.signal), file, delta.key, options.signal)
+      applied = await applyDeltaEvents(readDeltaEvents(file, jsonBytes, delta.key), commit, {
+        objectKey: delta.key,
+        currentRevision: revision,
+        maxTxnOps: options.limits.maxTxnOps,
+        maxRequestBytes: options.limits.maxRequestBytes,
+        toRevision: options.toRevision,
+        toTimeNanos: options.toTimeNanos,
+      })
+    } catch (error) {
+      const failure = asDeltaFailure(error, delta)
+      if (options.allowPartial && failure) {
+        revision = await readRevision(etcd)
+        return result('partial', { object: delta.key, code: failure.code, message: failure.reason })
+      }
+      throw failure ?? error
+    } finally {
+      await rm(file, { force: true })
+    }
+    revision = applied.revision
+    eventsApplied += applied.eventsApplied
+    lastEventTime = applied.lastEventTime ?? lastEventTime
+    deltasApplied++
+    const live = await readRevision(etcd)
+    if (live !== revision || (!applied.stopped && live !== delta.lastRevision)) {
+      throw new StewardError('TOOL_FAILED', 'restore', `mismatched revision after ${delta.key}: expected ${applied.stopped ? revision : delta.lastRevision}, etcd is at ${live}`, {
+        details: { key: delta.key, expected: delta.lastRevision, actual: live },
+      })
+    }
+    options.onDelta?.(delta, revision)
+    if (applied.stopped) return result(options.toRevision !== undefined && revision >= options.toRevision ? 'to-revision' : 'to-time')
+    if (options.toRevision !== undefined && revision >= options.toRevision) return result('to-revision')
+    await keepLean(etcd, options, ++sinceLean, revision).then((leaned) => leaned && (sinceLean = 0))
+  }
+  return result('complete')
+}
+
+/** A delta-content error worth `--allow-partial` (object damaged or gone), re-labelled with the object. */
+function asDeltaFailure(error: unknown, delta: StoredSnapshot): StewardError | undefined {
+  if (!isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_FOUND', 'COMPRESSION_UNSUPPORTED', 'STORE_FAILED')) return undefined
+  if (error.message.includes(delta.key)) return error
+  return new StewardError(error.code, 'restore', `delta snapshot ${delta.key}: ${error.reason}`, { cause: error, details: { ...error.details, key: delta.key }, hints: error.hints })
+}
+
+async function readRevision(etcd: TempEtcd): Promise<number> {
+  const response = await etcd.client.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true })
+  return Number(response.header.revision)
+}
+
+/** Compacts at `revision` and defragments every N deltas or when the db passes 80 % of the quota (§6.3 step 6). */
+async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: number, revision: number): Promise<boolean> {
+  const status = await etcd.client.maintenance.status()
+  const dbSize = Number(status.dbSize)
+  if (sinceLean < (options.leanEveryDeltas ?? 10) && dbSize <= 0.8 * options.limits.quotaBackendBytes) return false
+  await etcd.client.kv.compact({ revision, physical: true })
+  await etcd.client.maintenance.defragment({})
+  return true
+}
