@@ -4,6 +4,7 @@
  * membership from `--initial-cluster`/`--initial-cluster-token`, and writes a fresh WAL.
  */
 import { runEtcdTool } from '../etcd/binaries.ts'
+import { StewardError, isStewardError } from '../errors.ts'
 
 /** Member identity a restored data dir is given (etcd-backup-restore's defaults in brackets). */
 export interface RestoreMemberConfig {
@@ -27,9 +28,11 @@ export const RESTORE_MEMBER_DEFAULTS: RestoreMemberConfig = {
 /**
  * Restores the snapshot file at `snapshotPath` into `dataDir` (which must not exist or be empty).
  * @param skipHashCheck pass when the trailer was already verified while streaming
- * @throws StewardError `TOOL_FAILED` with etcdutl's stderr
+ * @param source the snapshot's object key, for messages
+ * @throws StewardError `SNAPSHOT_CORRUPT` when etcdutl finds a SHA-256 mismatch, else
+ *   `TOOL_FAILED` with etcdutl's stderr
  */
-export async function etcdutlRestore(snapshotPath: string, dataDir: string, member: RestoreMemberConfig, skipHashCheck: boolean, signal?: AbortSignal): Promise<void> {
+export async function etcdutlRestore(snapshotPath: string, dataDir: string, member: RestoreMemberConfig, skipHashCheck: boolean, signal?: AbortSignal, source: string = snapshotPath): Promise<void> {
   const args = [
     'snapshot',
     'restore',
@@ -46,5 +49,12 @@ export async function etcdutlRestore(snapshotPath: string, dataDir: string, memb
     member.initialAdvertisePeerUrls.join(','),
   ]
   if (skipHashCheck) args.push('--skip-hash-check')
-  await runEtcdTool('etcdutl', args, signal ? { signal } : {})
+  try {
+    await runEtcdTool('etcdutl', args, signal ? { signal } : {})
+  } catch (error) {
+    if (isStewardError(error, 'TOOL_FAILED') && /expected sha256/i.test(`${error.message} ${JSON.stringify(error.details)}`)) {
+      throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} fails its SHA-256 check (etcdutl: content does not match the trailer)`, { cause: error, details: { source } })
+    }
+    throw error
+  }
 }

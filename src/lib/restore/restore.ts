@@ -9,15 +9,14 @@
  * restore` into the work dir → read the restored database's revision → apply deltas (one at a
  * time, streamed) → rename into place. The target is touched only by that final rename.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { StewardError, isStewardError } from '../errors.ts'
 import { rfc3339ToNanos } from '../delta/apply.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
-import { ByteCounter, FullSnapshotVerifier } from '../snapshot/verify.ts'
+import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, swapIntoPlace } from './data-dir.ts'
 import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
@@ -194,9 +193,9 @@ function singleMember(member: RestoreMemberConfig): RestoreMemberConfig {
 
 /** Full snapshot → verified file → `etcdutl snapshot restore` into `target`. */
 async function restoreBase(store: BackupStore, full: StoredSnapshot, work: string, target: string, member: RestoreMemberConfig, options: RestoreOptions): Promise<{ revision: number; dbSizeBytes: number }> {
-  const snapshotFile = await materialize(store, full, work, options)
-  await etcdutlRestore(snapshotFile, target, member, true, options.signal)
-  if (snapshotFile.startsWith(work)) await rm(snapshotFile, { force: true })
+  const snapshot = await materialize(store, full, work, options)
+  await etcdutlRestore(snapshot.path, target, member, snapshot.hashChecked, options.signal, full.key)
+  if (snapshot.path.startsWith(work)) await rm(snapshot.path, { force: true })
   const db = join(target, 'member', 'snap', 'db')
   const info = await readBboltRevision(db)
   if (info.revision < full.lastRevision) {
@@ -235,24 +234,49 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
   return outcome
 }
 
-/** Verified, decompressed snapshot as a file: the store's own file when possible, else a copy in `work`. */
-async function materialize(store: BackupStore, full: StoredSnapshot, work: string, options: RestoreOptions): Promise<string> {
-  const verifier = new FullSnapshotVerifier({ source: full.key, ...(options.skipHashCheck ? { skipHashCheck: true } : {}) })
-  const total = full.compressionSuffix === '' ? full.sizeBytes : undefined
-  const counter = new ByteCounter((bytes) => options.onProgress?.(bytes, total))
-  const signalOption = options.signal ? { signal: options.signal } : {}
-  if (store.snapstore.capabilities.localFiles && store.snapstore.localPath && full.compressionSuffix === '') {
-    // Verify the store's own file in place; etcdutl then reads it directly (no copy).
-    const path = store.snapstore.localPath(full.key)
-    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, verifier, discard(), signalOption)
-    return path
-  }
-  const target = join(work, 'snapshot.db')
-  const decompressed = await store.open(full, options.signal)
-  await pipeline(decompressed, counter, verifier, createWriteStream(target, { mode: 0o600 }), signalOption)
-  return target
+/** A restorable snapshot file, and whether its SHA-256 trailer was already checked. */
+interface SnapshotFile {
+  readonly path: string
+  readonly hashChecked: boolean
 }
 
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() })
+/**
+ * The snapshot as a file etcdutl can read. An uncompressed object that the store keeps as a
+ * local file is used in place: its length and bbolt header are checked here and etcdutl checks
+ * the SHA-256 trailer while restoring (one pass over the data instead of two). Anything else is
+ * streamed, decompressed and verified into a file in `work`.
+ */
+async function materialize(store: BackupStore, full: StoredSnapshot, work: string, options: RestoreOptions): Promise<SnapshotFile> {
+  const total = full.compressionSuffix === '' ? full.sizeBytes : undefined
+  const signalOption = options.signal ? { signal: options.signal } : {}
+  if (store.snapstore.capabilities.localFiles && store.snapstore.localPath && full.compressionSuffix === '') {
+    const path = store.snapstore.localPath(full.key)
+    await checkShape(path, full)
+    options.onProgress?.(full.sizeBytes, total)
+    return { path, hashChecked: Boolean(options.skipHashCheck) }
+  }
+  const verifier = new FullSnapshotVerifier({ source: full.key, ...(options.skipHashCheck ? { skipHashCheck: true } : {}) })
+  const counter = new ByteCounter((bytes) => options.onProgress?.(bytes, total))
+  const target = join(work, 'snapshot.db')
+  const decompressed = await store.open(full, options.signal)
+  await pipeline(decompressed, counter, verifier, createWriteStream(target, { mode: 0o600, highWaterMark: 4 * 1024 * 1024 }), signalOption)
+  return { path: target, hashChecked: true }
+}
+
+/** Length and bbolt checks of a snapshot file, with the same errors as the streaming verifier. */
+async function checkShape(path: string, full: StoredSnapshot): Promise<void> {
+  const size = (await stat(path)).size
+  if (size % 512 !== TRAILER_BYTES) {
+    throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${full.key} is truncated or has no SHA-256 trailer (${size} bytes; a full snapshot is a multiple of 512 plus 32)`, {
+      details: { source: full.key, sizeBytes: size },
+    })
+  }
+  try {
+    await readBboltRevision(path)
+  } catch (error) {
+    if (isStewardError(error, 'SNAPSHOT_NOT_BBOLT')) {
+      throw new StewardError('SNAPSHOT_NOT_BBOLT', 'snapshot', `${full.key} is not a bbolt database (no bbolt meta page at its start)`, { details: { source: full.key } })
+    }
+    throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${full.key} is not a readable etcd database: ${isStewardError(error) ? error.reason : String(error)}`, { cause: error })
+  }
 }
