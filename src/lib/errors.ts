@@ -62,14 +62,19 @@ export class StewardError extends Error {
   readonly code: ErrorCode
   readonly component: string
   readonly hints: readonly string[]
-  readonly details: Readonly<Record<string, unknown>>
+  /**
+   * Structured facts about the failure (object key, revision, path), from the `details` option.
+   * Not called `details` on the error itself: test reporters (uvu) expect `error.details` to be
+   * a diff string and stop reporting when it is an object.
+   */
+  readonly context: Readonly<Record<string, unknown>>
 
   constructor(code: ErrorCode, component: string, message: string, options: StewardErrorOptions = {}) {
     super(`[steward] [${component}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.component = component
     this.hints = options.hints ?? []
-    this.details = options.details ?? {}
+    this.context = options.details ?? {}
   }
 
   /** The message without the `[steward] [component]` prefix. */
@@ -79,7 +84,7 @@ export class StewardError extends Error {
 
   /** A plain object for `--json` output and structured logs. */
   toJSON(): Record<string, unknown> {
-    return { code: this.code, component: this.component, message: this.reason, hints: this.hints, details: this.details }
+    return { code: this.code, component: this.component, message: this.reason, hints: this.hints, details: this.context }
   }
 }
 

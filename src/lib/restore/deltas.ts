@@ -153,7 +153,7 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
 function asDeltaFailure(error: unknown, delta: StoredSnapshot): StewardError | undefined {
   if (!isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_FOUND', 'COMPRESSION_UNSUPPORTED', 'STORE_FAILED')) return undefined
   if (error.message.includes(delta.key)) return error
-  return new StewardError(error.code, 'restore', `delta snapshot ${delta.key}: ${error.reason}`, { cause: error, details: { ...error.details, key: delta.key }, hints: error.hints })
+  return new StewardError(error.code, 'restore', `delta snapshot ${delta.key}: ${error.reason}`, { cause: error, details: { ...error.context, key: delta.key }, hints: error.hints })
 }
 
 async function readRevision(etcd: TempEtcd): Promise<number> {

@@ -52,7 +52,7 @@ export async function etcdutlRestore(snapshotPath: string, dataDir: string, memb
   try {
     await runEtcdTool('etcdutl', args, signal ? { signal } : {})
   } catch (error) {
-    if (isStewardError(error, 'TOOL_FAILED') && /expected sha256/i.test(`${error.message} ${JSON.stringify(error.details)}`)) {
+    if (isStewardError(error, 'TOOL_FAILED') && /expected sha256/i.test(`${error.message} ${JSON.stringify(error.context)}`)) {
       throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} fails its SHA-256 check (etcdutl: content does not match the trailer)`, { cause: error, details: { source } })
     }
     throw error

@@ -18,9 +18,11 @@ export interface SnapstoreDriverModule {
 /** Loaders keyed by driver id; a test (`test/lib/snapstore/registry.test.ts`) keeps this in step with `drivers/`. */
 export const DRIVER_LOADERS: Record<SnapstoreDriverId, () => Promise<SnapstoreDriverModule>> = {
   Local: () => import('./drivers/local.ts'),
-  S3: () => notYet('S3'),
+  S3: () => import('./drivers/s3.ts'),
   GCS: () => notYet('GCS'),
-  ABS: () => notYet('ABS'),
+  ABS: () => import('./drivers/abs.ts'),
+  ECS: () => import('./drivers/s3.ts'),
+  OCS: () => import('./drivers/s3.ts'),
 }
 
 /**

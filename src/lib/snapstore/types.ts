@@ -8,8 +8,11 @@
  */
 import type { Readable } from 'node:stream'
 
-/** Driver ids, spelled as etcd-backup-restore's `--storage-provider` values. */
-export const SNAPSTORE_DRIVERS = ['Local', 'S3', 'GCS', 'ABS'] as const
+/**
+ * Driver ids, spelled as etcd-backup-restore's `--storage-provider` values. `ECS` (Dell EMC ECS)
+ * and `OCS` (OpenShift Container Storage) are S3 variants served by `drivers/s3.ts`.
+ */
+export const SNAPSTORE_DRIVERS = ['Local', 'S3', 'GCS', 'ABS', 'ECS', 'OCS'] as const
 export type SnapstoreDriverId = (typeof SNAPSTORE_DRIVERS)[number]
 
 /** What a listing or head returns for one object. */

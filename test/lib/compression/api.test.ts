@@ -83,7 +83,7 @@ test('decompressors read what node:zlib one-shot functions write', async () => {
 test('a truncated gzip stream errors with SNAPSHOT_CORRUPT', async () => {
   const gz = gzipSync(TEXT)
   const error = await expectCorrupt('.gz', gz.subarray(0, gz.length - 6))
-  assert.is(error.details['codec'], 'gzip')
+  assert.is(error.context['codec'], 'gzip')
   assert.ok(error.cause instanceof Error)
   await expectCorrupt('.gz', gz.subarray(0, 5))
 })
