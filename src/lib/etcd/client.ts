@@ -19,7 +19,7 @@ import { etcdError } from './errors.ts'
 /** Large ranges and snapshot chunks exceed grpc-js's 4 MiB receive default. */
 const MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 /** Snapshot bytes buffered between gRPC and the consumer. */
-const SNAPSHOT_BUFFER_BYTES = 4 * 1024 * 1024
+const SNAPSHOT_BUFFER_BYTES = 2 * 1024 * 1024
 /**
  * HTTP/2 receive window. The 64 KiB default makes a snapshot stream round-trip-bound (about 1.5x
  * slower than etcdctl); 1 MiB matches etcdctl while peak RSS stays under 150 MiB (larger windows
@@ -168,6 +168,9 @@ export class EtcdClient {
     const stream = Readable.from(blobs(call, endpoint), { objectMode: false, highWaterMark: SNAPSHOT_BUFFER_BYTES })
     stream.once('close', () => {
       signal?.removeEventListener('abort', onAbort)
+      // Cancelling makes grpc emit CANCELLED; nobody reads the call any more, so swallow it
+      // instead of letting it surface as an uncaught 'error' event.
+      call.on('error', () => undefined)
       call.cancel()
     })
     return { endpoint, stream }

@@ -9,6 +9,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StewardError } from '../errors.ts'
+import { garbageReleaser } from '../memory.ts'
 
 /** Length of etcd's SHA-256 trailer in bytes. */
 export const TRAILER_BYTES = 32
@@ -91,10 +92,14 @@ export class FullSnapshotVerifier extends Transform {
   }
 }
 
-/** Counts bytes passing through and reports them; used for progress and stored sizes. */
+/**
+ * Counts bytes passing through and reports them; used for progress and stored sizes. Also
+ * releases streaming garbage as it goes (see `memory.ts`).
+ */
 export class ByteCounter extends Transform {
   bytes = 0
   readonly #onBytes: ((total: number) => void) | undefined
+  readonly #release = garbageReleaser()
 
   constructor(onBytes?: (total: number) => void) {
     super()
@@ -104,6 +109,7 @@ export class ByteCounter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length
     this.#onBytes?.(this.bytes)
+    this.#release(this.bytes)
     callback(null, chunk)
   }
 }
