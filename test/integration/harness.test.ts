@@ -10,17 +10,10 @@ import { isPortAccepting } from '../harness/ports.ts'
 import { liveProcessCount } from '../harness/processes.ts'
 import { makeTlsMaterial, type TlsMaterial } from '../harness/tls.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
+import { reportable } from '../harness/uvu-errors.ts'
 
-/** uvu's reporter crashes (and silently ends the suite) on errors whose `details` is not a string, like StewardError's. */
-function it(name: string, fn: () => Promise<void> | void): void {
-  test(name, async () => {
-    try {
-      await fn()
-    } catch (error) {
-      throw isStewardError(error) ? new Error(error.message, { cause: error }) : error
-    }
-  })
-}
+/** A test whose StewardErrors stay reportable. */
+const it = (name: string, fn: () => unknown) => test(name, reportable(fn))
 
 let scratch = ''
 let tls: TlsMaterial
