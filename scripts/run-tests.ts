@@ -48,7 +48,7 @@ process.exitCode = total.failed > 0 || anyProcessFailed ? 1 : 0
 async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: number }> {
   const child = spawn('uvu', [...GROUPS[group]], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: { ...withoutForceColor(process.env), NO_COLOR: '1' },
   })
   let output = ''
   let graceTimer: NodeJS.Timeout | undefined
@@ -74,4 +74,10 @@ async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: numbe
   const failed = Math.max(0, totalCount - passed - skipped)
   const killed = exitCode !== 0 && failed === 0
   return { totals: { passed, failed: killed ? failed + 1 : failed, skipped }, exitCode }
+}
+
+function withoutForceColor(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env }
+  delete copy['FORCE_COLOR']
+  return copy
 }

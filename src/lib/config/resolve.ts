@@ -98,9 +98,7 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
     prefix = flags['store-prefix'] ?? (location.prefix || f.prefix || '')
   } else if (providerText) {
     if (!(SNAPSTORE_DRIVERS as readonly string[]).includes(providerText)) {
-      throw new StewardError('CONFIG_INVALID', 'config', `--storage-provider: unknown provider ${JSON.stringify(providerText)}`, {
-        hints: [`valid: ${SNAPSTORE_DRIVERS.join(', ')} (case-sensitive, as etcd-backup-restore)`],
-      })
+      throw new StewardError('CONFIG_INVALID', 'config', `--storage-provider: unknown provider ${JSON.stringify(providerText)} (valid: ${SNAPSTORE_DRIVERS.join(', ')}; case-sensitive, as etcd-backup-restore)`)
     }
     provider = providerText as SnapstoreDriverId
     container = flags['store-container'] ?? f.container ?? env['STORAGE_CONTAINER'] ?? ''
@@ -153,9 +151,7 @@ export function resolveCompression(flags: CompressionFlags, file: ConfigFile): C
 
 function checkPolicy(value: string, flag: string): CompressionPolicy {
   if ((COMPRESSION_POLICIES as readonly string[]).includes(value)) return value as CompressionPolicy
-  throw new StewardError('CONFIG_INVALID', 'config', `${flag}: unknown compression ${JSON.stringify(value)}`, {
-    hints: [`valid: ${COMPRESSION_POLICIES.join(', ')}`],
-  })
+  throw new StewardError('CONFIG_INVALID', 'config', `${flag}: unknown compression ${JSON.stringify(value)} (valid: ${COMPRESSION_POLICIES.join(', ')})`)
 }
 
 /** Splits comma-separated lists and flattens repeated flags. */
