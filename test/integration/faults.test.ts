@@ -160,6 +160,8 @@ test('invalid flag values → CONFIG_INVALID (2) naming the flag', async ({ stor
   expectError(await runSteward(['snapshot', '--store', `file://${store}`, '--compression', 'bz2', '--json']), 'CONFIG_INVALID', '--compression')
   expectError(await runSteward(['snapshot', '--store', 'ftp://x', '--json']), 'CONFIG_INVALID', '--store')
   expectError(await runSteward(['snapshot', '--endpoints', 'localhost:2379', '--store', `file://${store}`, '--json']), 'CONFIG_INVALID', '--endpoints')
+  expectError(await runSteward(['snapshot', '--bogus', '--json']), 'CONFIG_INVALID', '--bogus')
+  expectError(await runSteward(['snapshot', '--kind', 'weird', '--json']), 'CONFIG_INVALID', 'full, delta')
 })
 
 test('validate: a restored dir is valid (0); a broken one is DATA_DIR_INVALID (31); an old one is DATA_DIR_BEHIND (32)', async ({ cluster, work, store }) => {

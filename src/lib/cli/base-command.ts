@@ -29,9 +29,9 @@ export abstract class StewardCommand extends Command {
   }
 
   override async catch(error: Interfaces.CommandError): Promise<unknown> {
-    // Let oclif handle its own parse errors, --help and exits.
-    if (!isStewardError(error) && ((error as { oclif?: unknown }).oclif !== undefined || error.name === 'ExitError')) return super.catch(error)
-    const failure = isStewardError(error) ? error : new StewardError('INTERNAL', 'cli', messageOf(error), { cause: error })
+    // `this.exit()` and --help/--version unwind with oclif's own errors; let oclif finish them.
+    if (error.name === 'ExitError' || (error as { code?: string }).code === 'EEXIT') return super.catch(error)
+    const failure = toStewardError(error)
     logger().debug({ err: error }, 'command failed')
     if (this.jsonEnabled()) {
       this.logJson({ error: failure.toJSON() })
@@ -43,4 +43,15 @@ export abstract class StewardCommand extends Command {
     process.exitCode = exitCodeFor(failure)
     return undefined
   }
+}
+
+/** Any thrown value as a StewardError: oclif's flag parsing errors become `CONFIG_INVALID`. */
+function toStewardError(error: Interfaces.CommandError): StewardError {
+  if (isStewardError(error)) return error
+  const oclifExit = (error as { oclif?: { exit?: number } }).oclif?.exit
+  if (oclifExit === 2 || 'parse' in error) {
+    const message = messageOf(error).split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('See more help')).join(' ')
+    return new StewardError('CONFIG_INVALID', 'cli', message.replace(/^The following errors? occurred:\s*/, ''), { hints: ['see --help for the flags and their values'] })
+  }
+  return new StewardError('INTERNAL', 'cli', messageOf(error), { cause: error })
 }
