@@ -1,23 +1,13 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../../lib/cli/base-command.ts'
 import { compressionFlags, etcdFlags, storeFlags } from '../../lib/cli/flags.ts'
+import { abortOnSignals } from '../../lib/cli/signals.ts'
 import { parseDuration } from '../../lib/config/duration.ts'
 import { resolveCompression } from '../../lib/config/resolve.ts'
 import { openBackupStore, openEtcd, using } from '../../lib/context.ts'
-import {
-  DEFAULT_DELTA_MEMORY_LIMIT_BYTES,
-  runDeltaSnapshots,
-  takeDeltaSnapshot,
-  type ContinuousDeltaResult,
-  type DeltaSnapshotResult,
-  type SnapshotEvent,
-} from '../../lib/delta/snapshotter.ts'
-import { StewardError } from '../../lib/errors.ts'
+import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../../lib/delta/snapshotter.ts'
 import { logger } from '../../lib/log.ts'
-import { takeFullSnapshot, type FullSnapshotResult } from '../../lib/snapshot/full.ts'
-
-/** `--json` output: one of the three modes' results. */
-export type SnapshotCommandResult = FullSnapshotResult | DeltaSnapshotResult | ContinuousDeltaResult
+import { checkSnapshotRequest, describeSnapshotEvent, describeSnapshotResult, takeSnapshot, type SnapshotResult } from '../../lib/snapshot/take.ts'
 
 export default class Snapshot extends StewardCommand {
   static override summary = 'Take a full or delta snapshot of etcd into the backup store, or keep taking deltas.'
@@ -51,69 +41,37 @@ See docs/delta-snapshots.md.`
     final: Flags.boolean({ summary: 'Mark the full snapshot .final (before migration, hibernation or deletion).' }),
   }
 
-  async run(): Promise<SnapshotCommandResult> {
+  async run(): Promise<SnapshotResult> {
     const { flags } = await this.parse(Snapshot)
     const { config } = await this.configFile(flags)
-    const compression = resolveCompression(flags, config)
-    const memoryLimitBytes = flags['delta-snapshot-memory-limit'] ?? DEFAULT_DELTA_MEMORY_LIMIT_BYTES
-    const periodSeconds = parseDuration(flags['delta-snapshot-period'] ?? '20s', '--delta-snapshot-period')
-    if (flags.watch && periodSeconds < 1) {
-      throw new StewardError('CONFIG_INVALID', 'snapshot', `--delta-snapshot-period: ${periodSeconds}s is below 1s`, {
-        hints: ['etcd-backup-restore disables deltas below 1s; steward needs a period of at least 1s with --watch'],
-      })
+    const request = {
+      mode: flags.watch ? ('watch' as const) : flags.kind,
+      compression: resolveCompression(flags, config),
+      final: flags.final,
+      memoryLimitBytes: flags['delta-snapshot-memory-limit'] ?? DEFAULT_DELTA_MEMORY_LIMIT_BYTES,
+      periodSeconds: parseDuration(flags['delta-snapshot-period'] ?? '20s', '--delta-snapshot-period'),
     }
-    if (flags.final && flags.kind === 'delta') throw new StewardError('CONFIG_INVALID', 'snapshot', '--final applies to full snapshots only')
+    checkSnapshotRequest(request)
     const store = await openBackupStore(flags, config)
     const etcd = await openEtcd(flags, config)
-
-    if (flags.watch) {
-      const controller = new AbortController()
-      const stop = () => controller.abort()
-      process.once('SIGTERM', stop)
-      process.once('SIGINT', stop)
-      try {
-        const result = await using([store, etcd], () =>
-          runDeltaSnapshots(etcd, store, { compression, memoryLimitBytes, periodSeconds, signal: controller.signal, onEvent: (event) => this.#report(event) }),
-        )
-        this.log(`Stopped: ${result.fulls.length} full and ${result.deltas.length} delta snapshot(s) stored; the store reaches revision ${result.lastRevision}.`)
-        return result
-      } finally {
-        process.off('SIGTERM', stop)
-        process.off('SIGINT', stop)
-      }
-    }
-
-    if (flags.kind === 'delta') {
-      const result = await using([store, etcd], () => takeDeltaSnapshot(etcd, store, { compression, memoryLimitBytes }))
-      for (const delta of result.deltas) this.log(`Stored ${delta.key} (revisions ${delta.startRevision}..${delta.lastRevision}, ${delta.eventCount} events, ${delta.storedSizeBytes} bytes stored)`)
-      if (result.full) this.log(`Stored full snapshot ${result.full.key} (revision ${result.full.revision}) instead: ${result.reason}`)
-      else if (result.outcome === 'empty') this.log(`Nothing stored: ${result.reason}.`)
-      return result
-    }
-
     const progress = this.progress('snapshot')
+    const signals = abortOnSignals()
     const result = await using([store, etcd], () =>
-      takeFullSnapshot(etcd, store, { compression, final: flags.final, onProgress: (bytes) => progress.update(bytes) }),
-    ).finally(() => progress.stop())
-    if (result.reusedExisting) this.log(`Final snapshot ${result.name} already covers revision ${result.revision}; nothing new stored.`)
-    else this.log(`Stored ${result.key} (revision ${result.revision}, ${result.dbSizeBytes} bytes of database, ${result.storedSizeBytes} stored, ${result.durationSeconds.toFixed(2)}s)`)
+      takeSnapshot(etcd, store, {
+        ...request,
+        signal: signals.signal,
+        onProgress: (bytes) => progress.update(bytes),
+        onEvent: (event) => {
+          const line = describeSnapshotEvent(event)
+          if (line) this.log(line)
+          else if (event.type === 'reconnect') logger().warn({ endpoint: event.endpoint, fromRevision: event.fromRevision, err: event.error }, `watch broke (${event.error.reason}); resuming from revision ${event.fromRevision}`)
+        },
+      }),
+    ).finally(() => {
+      progress.stop()
+      signals.dispose()
+    })
+    for (const line of describeSnapshotResult(result)) this.log(line)
     return result
-  }
-
-  #report(event: SnapshotEvent): void {
-    switch (event.type) {
-      case 'full':
-        this.log(`Stored full snapshot ${event.snapshot.key} (revision ${event.snapshot.revision}): ${event.reason}`)
-        break
-      case 'delta':
-        this.log(`Stored ${event.snapshot.key} (revisions ${event.snapshot.startRevision}..${event.snapshot.lastRevision}, ${event.snapshot.eventCount} events, trigger ${event.trigger})`)
-        break
-      case 'reconnect':
-        logger().warn({ endpoint: event.endpoint, fromRevision: event.fromRevision, err: event.error }, `watch broke (${event.error.reason}); resuming from revision ${event.fromRevision}`)
-        break
-      case 'watched':
-        logger().debug({ lastRevision: event.lastRevision, pendingEvents: event.pendingEvents, pendingJsonBytes: event.pendingJsonBytes }, 'watch events buffered')
-        break
-    }
   }
 }
