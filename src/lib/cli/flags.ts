@@ -26,7 +26,7 @@ export const etcdFlags = {
 
 export const storeFlags = {
   store: Flags.string({ summary: 'Backup store URL: file:///dir, s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix.', env: 'STEWARD_STORE', helpGroup: 'STORE' }),
-  'storage-provider': Flags.string({ summary: 'etcd-backup-restore provider name: Local, S3, GCS, ABS (alternative to --store).', env: 'STEWARD_STORAGE_PROVIDER', helpGroup: 'STORE' }),
+  'storage-provider': Flags.string({ summary: 'etcd-backup-restore provider name: Local, S3, GCS, ABS, ECS, OCS (alternative to --store).', env: 'STEWARD_STORAGE_PROVIDER', helpGroup: 'STORE' }),
   'store-container': Flags.string({ summary: 'Bucket / container; for Local a directory (relative: under $HOME). Env: STORAGE_CONTAINER.', helpGroup: 'STORE' }),
   'store-prefix': Flags.string({ summary: 'Prefix inside the container; snapshots go under <prefix>/v2/.', env: 'STEWARD_STORE_PREFIX', helpGroup: 'STORE' }),
   'store-endpoint-override': Flags.string({ summary: 'Endpoint of an S3-compatible, Azurite or GCS-emulator server.', helpGroup: 'STORE' }),
