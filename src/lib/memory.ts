@@ -1,14 +1,19 @@
 /**
- * Keeps streaming memory bounded. Streamed snapshots allocate a new buffer per gRPC message or
- * file chunk; their memory lives outside V8's heap and is only returned when the small wrapper
- * objects are collected. V8 waits for about 64 MiB of such garbage before it collects, which
- * dominated steward's peak RSS. When the process runs with `--expose-gc` (bin/run.js sets it),
- * a cheap young-generation collection every {@link RELEASE_EVERY_BYTES} keeps that garbage small.
- * Without the flag this does nothing.
+ * Keeps streaming memory bounded. Streamed snapshots allocate a new buffer per gRPC message,
+ * file chunk or upload part; their memory lives outside V8's heap and is only returned when the
+ * small wrapper objects are collected. V8 waits for tens of MiB of such garbage before it
+ * collects, and buffers that outlive a few young-generation collections (upload parts in
+ * flight) move to the old generation, which is collected even more rarely; that garbage, not
+ * live data, dominated steward's peak RSS. When the process runs with `--expose-gc`
+ * (bin/run.js sets it), a cheap young-generation collection every {@link MINOR_EVERY_BYTES} and
+ * a full one every {@link MAJOR_EVERY_BYTES} keep it small (the heap itself is a few tens of
+ * MiB, so a full collection takes milliseconds). Without the flag this does nothing.
  */
 
-/** Bytes streamed between two collections. */
-export const RELEASE_EVERY_BYTES = 8 * 1024 * 1024
+/** Bytes streamed between two young-generation collections. */
+export const MINOR_EVERY_BYTES = 8 * 1024 * 1024
+/** Bytes streamed between two full collections. */
+export const MAJOR_EVERY_BYTES = 64 * 1024 * 1024
 
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void
 
@@ -16,10 +21,16 @@ type GcFunction = (options?: { type?: 'minor' | 'major' }) => void
 export function garbageReleaser(): (totalBytes: number) => void {
   const gc = (globalThis as { gc?: GcFunction }).gc
   if (typeof gc !== 'function') return () => undefined
-  let next = RELEASE_EVERY_BYTES
+  let nextMinor = MINOR_EVERY_BYTES
+  let nextMajor = MAJOR_EVERY_BYTES
   return (totalBytes) => {
-    if (totalBytes < next) return
-    next = totalBytes + RELEASE_EVERY_BYTES
-    gc({ type: 'minor' })
+    if (totalBytes >= nextMajor) {
+      nextMajor = totalBytes + MAJOR_EVERY_BYTES
+      nextMinor = totalBytes + MINOR_EVERY_BYTES
+      gc({ type: 'major' })
+    } else if (totalBytes >= nextMinor) {
+      nextMinor = totalBytes + MINOR_EVERY_BYTES
+      gc({ type: 'minor' })
+    }
   }
 }
