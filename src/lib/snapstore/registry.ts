@@ -19,7 +19,7 @@ export interface SnapstoreDriverModule {
 export const DRIVER_LOADERS: Record<SnapstoreDriverId, () => Promise<SnapstoreDriverModule>> = {
   Local: () => import('./drivers/local.ts'),
   S3: () => import('./drivers/s3.ts'),
-  GCS: () => notYet('GCS'),
+  GCS: () => import('./drivers/gcs.ts'),
   ABS: () => import('./drivers/abs.ts'),
   ECS: () => import('./drivers/s3.ts'),
   OCS: () => import('./drivers/s3.ts'),
@@ -41,10 +41,4 @@ export async function openSnapstore(config: StoreConfig, env: NodeJS.ProcessEnv 
     })
   }
   return module.fromStoreConfig(config, env)
-}
-
-async function notYet(driver: string): Promise<never> {
-  throw new StewardError('CONFIG_INVALID', `snapstore:${driver}`, `the ${driver} driver is not available in this build`, {
-    hints: ['use --store file:///path or --storage-provider Local'],
-  })
 }
