@@ -17,19 +17,24 @@ export const MAJOR_EVERY_BYTES = 64 * 1024 * 1024
 
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void
 
-/** Returns a function to call with the running byte count of a stream. */
-export function garbageReleaser(): (totalBytes: number) => void {
+/**
+ * Returns a function to call with the running byte count of a stream; it collects garbage
+ * every `minorEveryBytes` (young generation) and `majorEveryBytes` (whole heap).
+ */
+export function garbageReleaser(options: { minorEveryBytes?: number; majorEveryBytes?: number } = {}): (totalBytes: number) => void {
   const gc = (globalThis as { gc?: GcFunction }).gc
   if (typeof gc !== 'function') return () => undefined
-  let nextMinor = MINOR_EVERY_BYTES
-  let nextMajor = MAJOR_EVERY_BYTES
+  const minorEvery = options.minorEveryBytes ?? MINOR_EVERY_BYTES
+  const majorEvery = options.majorEveryBytes ?? MAJOR_EVERY_BYTES
+  let nextMinor = minorEvery
+  let nextMajor = majorEvery
   return (totalBytes) => {
     if (totalBytes >= nextMajor) {
-      nextMajor = totalBytes + MAJOR_EVERY_BYTES
-      nextMinor = totalBytes + MINOR_EVERY_BYTES
+      nextMajor = totalBytes + majorEvery
+      nextMinor = totalBytes + minorEvery
       gc({ type: 'major' })
     } else if (totalBytes >= nextMinor) {
-      nextMinor = totalBytes + MINOR_EVERY_BYTES
+      nextMinor = totalBytes + minorEvery
       gc({ type: 'minor' })
     }
   }

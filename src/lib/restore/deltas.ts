@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { StewardError, isStewardError } from '../errors.ts'
 import { applyDeltaEvents, etcdCommitter } from '../delta/apply.ts'
 import { readDeltaEvents, spoolDelta } from '../delta/decode.ts'
+import { garbageReleaser } from '../memory.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.ts'
 
@@ -98,6 +99,9 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
   let eventsApplied = 0
   let lastEventTime: string | undefined
   let sinceLean = 0
+  let jsonBytesApplied = 0
+  // Deltas build many short-lived event objects; collect fully after each ~8 MiB of JSON.
+  const release = garbageReleaser({ minorEveryBytes: 4 * 1024 * 1024, majorEveryBytes: 8 * 1024 * 1024 })
   const result = (end: DeltaChainResult['end'], failure?: DeltaChainResult['failure']): DeltaChainResult => ({
     deltasApplied, eventsApplied, revision, lastEventTime, end, ...(failure ? { failure } : {}),
   })
@@ -121,6 +125,7 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
         toRevision: options.toRevision,
         toTimeNanos: options.toTimeNanos,
       })
+      jsonBytesApplied += jsonBytes
     } catch (error) {
       const failure = asDeltaFailure(error, delta)
       if (options.allowPartial && failure) {
@@ -142,6 +147,7 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
       })
     }
     options.onDelta?.(delta, revision)
+    release(jsonBytesApplied)
     if (applied.stopped) return result(options.toRevision !== undefined && revision >= options.toRevision ? 'to-revision' : 'to-time')
     if (options.toRevision !== undefined && revision >= options.toRevision) return result('to-revision')
     await keepLean(etcd, options, ++sinceLean, revision).then((leaned) => leaned && (sinceLean = 0))
@@ -161,12 +167,17 @@ async function readRevision(etcd: TempEtcd): Promise<number> {
   return Number(response.header.revision)
 }
 
-/** Compacts at `revision` and defragments every N deltas or when the db passes 80 % of the quota (§6.3 step 6). */
+/**
+ * Keeps the temporary etcd lean (research notes §6.3 step 6): compacts at `revision` every N
+ * deltas (cheap), and defragments only when the database passes 80 % of the quota — a defrag
+ * rewrites the whole database, which etcd-backup-restore also saves for when it is needed.
+ * @returns whether it compacted (the delta counter then restarts)
+ */
 async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: number, revision: number): Promise<boolean> {
   const status = await etcd.client.maintenance.status()
-  const dbSize = Number(status.dbSize)
-  if (sinceLean < (options.leanEveryDeltas ?? 10) && dbSize <= 0.8 * options.limits.quotaBackendBytes) return false
+  const nearQuota = Number(status.dbSize) > 0.8 * options.limits.quotaBackendBytes
+  if (sinceLean < (options.leanEveryDeltas ?? 10) && !nearQuota) return false
   await etcd.client.kv.compact({ revision, physical: true })
-  await etcd.client.maintenance.defragment({})
+  if (nearQuota) await etcd.client.maintenance.defragment({})
   return true
 }
