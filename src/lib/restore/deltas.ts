@@ -117,6 +117,7 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
     let applied
     try {
       const jsonBytes = await spoolDelta(await store.open(delta, options.signal), file, delta.key, options.signal)
+      if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
       applied = await applyDeltaEvents(readDeltaEvents(file, jsonBytes, delta.key), commit, {
         objectKey: delta.key,
         currentRevision: revision,
@@ -168,16 +169,29 @@ async function readRevision(etcd: TempEtcd): Promise<number> {
 }
 
 /**
- * Keeps the temporary etcd lean (research notes §6.3 step 6): compacts at `revision` every N
- * deltas (cheap), and defragments only when the database passes 80 % of the quota — a defrag
- * rewrites the whole database, which etcd-backup-restore also saves for when it is needed.
+ * Compacts the temporary etcd's history every N deltas (cheap; research notes §6.3 step 6).
  * @returns whether it compacted (the delta counter then restarts)
  */
 async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: number, revision: number): Promise<boolean> {
-  const status = await etcd.client.maintenance.status()
-  const nearQuota = Number(status.dbSize) > 0.8 * options.limits.quotaBackendBytes
-  if (sinceLean < (options.leanEveryDeltas ?? 10) && !nearQuota) return false
+  if (sinceLean < (options.leanEveryDeltas ?? 10)) return false
   await etcd.client.kv.compact({ revision, physical: true })
-  if (nearQuota) await etcd.client.maintenance.defragment({})
+  return true
+}
+
+/**
+ * Makes room for the next delta before applying it: when the database plus twice the delta's
+ * JSON size (a generous bound on what its events add) would pass 80 % of the quota, compacts at
+ * the current revision and defragments, so etcd never refuses a write with "database space
+ * exceeded" mid-delta. A defragment rewrites the whole database, so it only happens when needed.
+ * @returns whether it compacted
+ */
+async function makeRoom(etcd: TempEtcd, options: DeltaChainOptions, revision: number, incomingJsonBytes: number): Promise<boolean> {
+  const status = await etcd.client.maintenance.status()
+  if (Number(status.dbSize) + 2 * incomingJsonBytes <= 0.8 * options.limits.quotaBackendBytes) return false
+  await etcd.client.kv.compact({ revision, physical: true }).catch((error: unknown) => {
+    // Compacting at the revision compacted last time is harmless; anything else is not.
+    if (!/compacted/i.test(String(error))) throw error
+  })
+  await etcd.client.maintenance.defragment({})
   return true
 }
