@@ -156,6 +156,17 @@ test('existing data dir → DATA_DIR_EXISTS (30) and left as it was; --force rep
   assert.equal((await readdir(work)).filter((n) => n.includes('steward-old') || n.includes('steward-restore')), [])
 })
 
+test('a data dir in use by a running etcd → DATA_DIR_LOCKED (33): validate reports it, restore --force refuses it', async ({ cluster, store }) => {
+  const dataDir = cluster.members[0]!.dataDir
+  const validate = await runSteward(['validate', '--data-dir', dataDir, '--json'])
+  assert.is(validate.code, ERROR_CODES.DATA_DIR_LOCKED.exit, validate.stdout)
+  assert.is((validate.json as { status: string }).status, 'DataDirectoryLocked')
+  const restore = await runSteward(['restore', '--store', `file://${store}`, '--data-dir', dataDir, '--force', '--json'])
+  expectError(restore, 'DATA_DIR_LOCKED', 'in use')
+  assert.ok((await readdir(join(dataDir, 'member'))).includes('snap'), 'the running etcd keeps its data dir')
+  assert.match(await cluster.etcdctl(['endpoint', 'health']), 'is healthy')
+})
+
 test('invalid flag values → CONFIG_INVALID (2) naming the flag', async ({ store }) => {
   expectError(await runSteward(['snapshot', '--store', `file://${store}`, '--compression', 'bz2', '--json']), 'CONFIG_INVALID', '--compression')
   expectError(await runSteward(['snapshot', '--store', 'ftp://x', '--json']), 'CONFIG_INVALID', '--store')

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { StewardError, messageOf } from '../errors.ts'
+import { processesUsing } from '../validate/in-use.ts'
 
 /** Whether `dir` exists and holds at least one entry. */
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
@@ -20,10 +21,18 @@ export async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 /**
- * Fails with `DATA_DIR_EXISTS` when `dataDir` holds anything and `force` is off.
- * @throws StewardError `DATA_DIR_EXISTS`
+ * Fails with `DATA_DIR_LOCKED` when a process (a running etcd) has its database open, and with
+ * `DATA_DIR_EXISTS` when `dataDir` holds anything and `force` is off.
+ * @throws StewardError `DATA_DIR_LOCKED`, `DATA_DIR_EXISTS`
  */
 export async function assertReplaceable(dataDir: string, force: boolean): Promise<void> {
+  const users = await processesUsing(join(dataDir, 'member', 'snap', 'db'))
+  if (users.length > 0) {
+    throw new StewardError('DATA_DIR_LOCKED', 'restore', `data directory ${dataDir} is in use by pid ${users.map((u) => u.pid).join(', ')}; nothing was changed`, {
+      details: { dataDir, pids: users.map((u) => u.pid) },
+      hints: ['stop the etcd that runs on it first; --force never replaces a data dir in use'],
+    })
+  }
   if (!force && (await isNonEmptyDir(dataDir))) {
     throw new StewardError('DATA_DIR_EXISTS', 'restore', `data directory ${dataDir} already exists and is not empty; nothing was changed`, {
       details: { dataDir },

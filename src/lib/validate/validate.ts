@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { StewardError, isStewardError, messageOf, type ErrorCode } from '../errors.ts'
 import type { BackupStore } from '../snapshot/backup-store.ts'
 import { readBboltRevision } from './bbolt.ts'
+import { processesUsing } from './in-use.ts'
 
 /** etcd-backup-restore's data-dir status names, for operators who know them. */
 export type DataDirStatus =
@@ -20,6 +21,8 @@ export type DataDirStatus =
   | 'DataDirectoryInvStruct'
   | 'DataDirectoryCorrupt'
   | 'RevisionConsistencyError'
+  /** steward's: a running process (etcd) has the database open (etcd-backup-restore: FailToOpenBoltDBError). */
+  | 'DataDirectoryLocked'
 
 export interface ValidationCheck {
   readonly name: string
@@ -74,6 +77,14 @@ export async function validateDataDir(dataDir: string, store?: BackupStore): Pro
     return result('DataDirectoryInvStruct', null, null, new StewardError('DATA_DIR_INVALID', 'validate', `${dataDir}/member/wal holds no WAL file`))
   }
   checks.push({ name: 'structure', ok: true, detail: `member/snap and member/wal present, ${wals.length} WAL file(s)` })
+
+  const users = await processesUsing(join(dataDir, 'member', 'snap', 'db'))
+  if (users.length > 0) {
+    const who = users.map((u) => `pid ${u.pid} (${u.command.slice(0, 80)})`).join(', ')
+    checks.push({ name: 'not in use', ok: false, detail: `member/snap/db is open in ${who}` })
+    return result('DataDirectoryLocked', null, null, new StewardError('DATA_DIR_LOCKED', 'validate', `${dataDir} is in use by ${who}; stop that etcd first`))
+  }
+  checks.push({ name: 'not in use', ok: true, detail: 'no process has member/snap/db open' })
 
   let revision: number
   try {
