@@ -9,9 +9,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
-import * as grpc from '@grpc/grpc-js'
+import type * as grpc from '@grpc/grpc-js'
 import { noop } from 'cockatiel'
-import { Etcd3, type IOptions } from 'etcd3'
+import type { Etcd3, IOptions } from 'etcd3'
 import { StewardError, messageOf } from '../errors.ts'
 import type { EtcdConnectionConfig } from './config.ts'
 import { etcdError } from './errors.ts'
@@ -74,8 +74,11 @@ export class EtcdClient {
       throw new StewardError('CONFIG_INVALID', 'etcd', 'no etcd endpoint given', { hints: ['pass --endpoints http://127.0.0.1:2379'] })
     }
     const credentials = await readTlsFiles(config)
+    // Loaded here, not at the top: etcd3 and grpc take a noticeable share of start-up, and
+    // commands that never talk to etcd (list, restore without deltas, validate) skip them.
+    const libraries: ClientLibraries = { etcd3: await import('etcd3'), grpc: await import('@grpc/grpc-js') }
     const clients = new Map<string, Etcd3>()
-    for (const endpoint of config.endpoints) clients.set(endpoint, buildClient(endpoint, config, credentials))
+    for (const endpoint of config.endpoints) clients.set(endpoint, buildClient(libraries, endpoint, config, credentials))
     return new EtcdClient(config, clients)
   }
 
@@ -240,7 +243,12 @@ async function readTlsFiles(config: EtcdConnectionConfig): Promise<TlsCredential
   return { rootCertificate: ca ?? (null as unknown as Buffer), ...(key ? { privateKey: key } : {}), ...(cert ? { certChain: cert } : {}) }
 }
 
-function buildClient(endpoint: string, config: EtcdConnectionConfig, credentials: TlsCredentials | undefined): Etcd3 {
+interface ClientLibraries {
+  readonly etcd3: typeof import('etcd3')
+  readonly grpc: typeof import('@grpc/grpc-js')
+}
+
+function buildClient({ etcd3, grpc }: ClientLibraries, endpoint: string, config: EtcdConnectionConfig, credentials: TlsCredentials | undefined): Etcd3 {
   const callMs = config.connectionTimeoutSeconds * 1000
   const defragMs = config.defragTimeoutSeconds * 1000
   const options: IOptions = {
@@ -251,14 +259,14 @@ function buildClient(endpoint: string, config: EtcdConnectionConfig, credentials
     faultHandling: { host: () => noop, global: noop },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (ctx.method === 'defragment' ? defragMs : callMs) }),
   }
-  if (!config.insecureSkipTlsVerify) return new Etcd3(options)
+  if (!config.insecureSkipTlsVerify) return new etcd3.Etcd3(options)
   // etcd3 builds its channel credentials with grpc.credentials.createSsl and offers no
   // verification switch; wrap that call while the client is constructed (synchronously).
   const original = grpc.credentials.createSsl
   grpc.credentials.createSsl = (root, key, cert) =>
     original(root, key, cert, { rejectUnauthorized: false, checkServerIdentity: () => undefined })
   try {
-    return new Etcd3(options)
+    return new etcd3.Etcd3(options)
   } finally {
     grpc.credentials.createSsl = original
   }

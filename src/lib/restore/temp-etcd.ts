@@ -12,7 +12,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, dirname, join, resolve } from 'node:path'
 import { noop } from 'cockatiel'
-import { Etcd3 } from 'etcd3'
+import type { Etcd3 } from 'etcd3'
 import { findEtcdTool } from '../etcd/binaries.ts'
 import { StewardError, messageOf } from '../errors.ts'
 
@@ -94,6 +94,8 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
   child.stderr?.pipe(log, { end: false })
   const guard = installGuards(child, options.signal)
   if (child.pid !== undefined) await writeFile(join(options.workDir, 'etcd.pid'), `${child.pid}\n`)
+  // Loaded on first use: restores without deltas never start a temporary etcd.
+  const { Etcd3 } = await import('etcd3')
   const client = new Etcd3({
     hosts: endpoint,
     grpcOptions: {
