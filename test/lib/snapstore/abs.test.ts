@@ -3,7 +3,6 @@
  * proxy (test/harness/fault-proxy.ts) so cases can inject 503 bursts and connection resets.
  * Never skipped: Azurite is a dev dependency and runs as a local child process.
  */
-import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +10,7 @@ import { Readable } from 'node:stream'
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isStewardError, type StewardError } from '../../../src/lib/errors.ts'
+import { isStewardError } from '../../../src/lib/errors.ts'
 import type { StoreConfig } from '../../../src/lib/snapstore/config.ts'
 import absSnapstore, { defaultAzureCredential, fromStoreConfig, type AbsSnapstoreOptions } from '../../../src/lib/snapstore/drivers/abs.ts'
 import { openSnapstore } from '../../../src/lib/snapstore/registry.ts'
@@ -19,10 +18,8 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startAzurite, type AzuriteHandle } from '../../harness/azurite.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
-const MiB = 1024 * 1024
-/** Short delays so retry cases run fast; same shape as production. */
-const FAST_RETRY = { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 50 }
 
 let azurite: AzuriteHandle | undefined
 let proxy: FaultProxy | undefined
@@ -76,31 +73,6 @@ async function blocksOf(container: string, key: string): Promise<{ committed: nu
 /** Whether the server has a committed (visible) blob under `key`. */
 async function committedBlobExists(container: string, key: string): Promise<boolean> {
   return admin(container).getBlobClient(key).exists()
-}
-
-/** A body of `size` pseudo-random bytes and its SHA-256. */
-function bodyOf(size: number): { body: Readable; sha256: string } {
-  const chunk = randomBytes(MiB)
-  const hash = createHash('sha256')
-  const parts: Buffer[] = []
-  for (let sent = 0; sent < size; sent += chunk.length) parts.push(chunk.subarray(0, Math.min(chunk.length, size - sent)))
-  for (const part of parts) hash.update(part)
-  return { body: Readable.from(parts), sha256: hash.digest('hex') }
-}
-
-async function sha256Of(store: Snapstore, key: string): Promise<string> {
-  return createHash('sha256').update(await readAll(store, key)).digest('hex')
-}
-
-async function expectError(promise: Promise<unknown>, ...codes: StewardError['code'][]): Promise<StewardError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(isStewardError(error, ...codes), `expected StewardError ${codes.join('/')}, got ${String(error)}`)
-    return error
-  }
-  assert.unreachable(`expected StewardError ${codes.join('/')}`)
-  throw new Error('unreachable')
 }
 
 const contract = snapstoreContract('ABS (Azurite)', {
@@ -326,17 +298,6 @@ function storeConfig(overrides: Partial<StoreConfig> = {}): StoreConfig {
 function accountFields(): Record<string, string> {
   assert.ok(credAzurite)
   return { storageAccount: credAzurite.account, storageKey: credAzurite.accountKey }
-}
-
-/** Puts and lists one object: proves the store reaches Azurite with the credentials it read. */
-async function roundTrip(store: Snapstore, key: string): Promise<void> {
-  try {
-    await store.put(key, Readable.from([Buffer.from(key)]))
-    assert.equal(await keysOf(store, key), [key])
-    await store.delete(key)
-  } finally {
-    await store.dispose?.()
-  }
 }
 
 creds('a JSON file (AZURE_APPLICATION_CREDENTIALS_JSON) works', async ({ dir }) => {

@@ -6,7 +6,6 @@
  * The SDK's own retries wait at least 1 s (its backoff starts there), so cases that exercise
  * them take a few seconds; cases that exercise the driver's retries (simple upload) are fast.
  */
-import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +13,7 @@ import { Readable } from 'node:stream'
 import type { Storage } from '@google-cloud/storage'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isStewardError, type StewardError } from '../../../src/lib/errors.ts'
+import { isStewardError } from '../../../src/lib/errors.ts'
 import type { StoreConfig } from '../../../src/lib/snapstore/config.ts'
 import gcsSnapstore, { fromStoreConfig, type GcsSnapstoreOptions } from '../../../src/lib/snapstore/drivers/gcs.ts'
 import { openSnapstore } from '../../../src/lib/snapstore/registry.ts'
@@ -22,8 +21,8 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { startGcsServer, type GcsServerHandle } from '../../harness/gcs-server.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { bodyOf, expectError, MiB, roundTrip, sha256Of } from './helpers.ts'
 
-const MiB = 1024 * 1024
 /** Short delays for the driver's own retries; the SDK's are at least 1 s whatever is set. */
 const FAST_RETRY = { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 50 }
 
@@ -61,31 +60,6 @@ function openUploadsIn(bucket: string): string[] {
     .server.openUploads()
     .filter((upload) => upload.bucket === bucket)
     .map((upload) => upload.name)
-}
-
-/** A body of `size` pseudo-random bytes and its SHA-256. */
-function bodyOf(size: number): { body: Readable; sha256: string } {
-  const chunk = randomBytes(MiB)
-  const hash = createHash('sha256')
-  const parts: Buffer[] = []
-  for (let sent = 0; sent < size; sent += chunk.length) parts.push(chunk.subarray(0, Math.min(chunk.length, size - sent)))
-  for (const part of parts) hash.update(part)
-  return { body: Readable.from(parts), sha256: hash.digest('hex') }
-}
-
-async function sha256Of(store: Snapstore, key: string): Promise<string> {
-  return createHash('sha256').update(await readAll(store, key)).digest('hex')
-}
-
-async function expectError(promise: Promise<unknown>, ...codes: StewardError['code'][]): Promise<StewardError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(isStewardError(error, ...codes), `expected StewardError ${codes.join('/')}, got ${String(error)}`)
-    return error
-  }
-  assert.unreachable(`expected StewardError ${codes.join('/')}`)
-  throw new Error('unreachable')
 }
 
 const contract = snapstoreContract('GCS (test server)', {
@@ -344,17 +318,6 @@ function serviceAccount(extra: Record<string, unknown> = {}): string {
     private_key: '-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n',
     ...extra,
   })
-}
-
-/** Puts and lists one object: proves the store reaches the server. */
-async function roundTrip(store: Snapstore, key: string): Promise<void> {
-  try {
-    await store.put(key, Readable.from([Buffer.from(key)]))
-    assert.equal(await keysOf(store, key), [key])
-    await store.delete(key)
-  } finally {
-    await store.dispose?.()
-  }
 }
 
 creds('a service account file (GOOGLE_APPLICATION_CREDENTIALS) with an emulator endpoint works', async ({ dir }) => {

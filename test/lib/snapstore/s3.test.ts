@@ -3,7 +3,6 @@
  * proxy (test/harness/fault-proxy.ts) so cases can inject 503 bursts and connection resets.
  * Never skipped: s3rver runs in-process.
  */
-import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +10,7 @@ import { Readable } from 'node:stream'
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3'
 import { suite, type Test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isStewardError, type StewardError } from '../../../src/lib/errors.ts'
+import { isStewardError } from '../../../src/lib/errors.ts'
 import type { StoreConfig } from '../../../src/lib/snapstore/config.ts'
 import s3Snapstore, { fromStoreConfig, type S3SnapstoreOptions } from '../../../src/lib/snapstore/drivers/s3.ts'
 import { openSnapstore } from '../../../src/lib/snapstore/registry.ts'
@@ -19,10 +18,8 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver, type S3rverHandle } from '../../harness/s3rver.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
-const MiB = 1024 * 1024
-/** Short delays so retry cases run fast; same shape as production. */
-const FAST_RETRY = { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 50 }
 
 let server: S3rverHandle | undefined
 let proxy: FaultProxy | undefined
@@ -60,31 +57,6 @@ function openStore(bucket: string, extra: Partial<S3SnapstoreOptions> = {}): Sna
 async function uploadsInProgress(bucket: string): Promise<string[]> {
   const out = await env().admin.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
   return (out.Uploads ?? []).map((u) => `${u.Key}#${u.UploadId}`)
-}
-
-/** A body of `size` pseudo-random bytes and its SHA-256. */
-function bodyOf(size: number): { body: Readable; sha256: string } {
-  const chunk = randomBytes(MiB)
-  const hash = createHash('sha256')
-  const parts: Buffer[] = []
-  for (let sent = 0; sent < size; sent += chunk.length) parts.push(chunk.subarray(0, Math.min(chunk.length, size - sent)))
-  for (const part of parts) hash.update(part)
-  return { body: Readable.from(parts), sha256: hash.digest('hex') }
-}
-
-async function sha256Of(store: Snapstore, key: string): Promise<string> {
-  return createHash('sha256').update(await readAll(store, key)).digest('hex')
-}
-
-async function expectError(promise: Promise<unknown>, ...codes: StewardError['code'][]): Promise<StewardError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(isStewardError(error, ...codes), `expected StewardError ${codes.join('/')}, got ${String(error)}`)
-    return error
-  }
-  assert.unreachable(`expected StewardError ${codes.join('/')}`)
-  throw new Error('unreachable')
 }
 
 const contract = snapstoreContract('S3 (s3rver)', {
@@ -328,17 +300,6 @@ function storeConfig(overrides: Partial<StoreConfig> = {}): StoreConfig {
     tempDir: tmpdir(),
     envPrefix: '',
     ...overrides,
-  }
-}
-
-/** Puts and lists one object: proves the store reaches s3rver with the credentials it read. */
-async function roundTrip(store: Snapstore, key: string): Promise<void> {
-  try {
-    await store.put(key, Readable.from([Buffer.from(key)]))
-    assert.equal(await keysOf(store, key), [key])
-    await store.delete(key)
-  } finally {
-    await store.dispose?.()
   }
 }
 

@@ -23,16 +23,19 @@
  * streams, and leaves a metadata request to finish in the background. As with any store, an
  * abort that arrives after an upload's final request was sent cannot recall it.
  */
-import { readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type * as GcsSdk from '@google-cloud/storage'
-import { StewardError, isStewardError, messageOf } from '../../errors.ts'
+import { StewardError, messageOf } from '../../errors.ts'
 import type { StoreConfig } from '../config.ts'
 import { assertSafeKey } from '../keys.ts'
-import { DEFAULT_RETRY_POLICY, isAbortError, isRetryableError, resumableStream, withRetry, type RetryPolicy } from '../retry.ts'
+import { isRetryableError, resumableStream, withRetry, type RetryPolicy } from '../retry.ts'
 import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFactory } from '../types.ts'
+import { aborted as abortedIn, firstLine, mapStoreError, type Operation, type OperationTable } from './_shared/errors.ts'
+import { guardedPut, lazy, loadModule, retryPolicyOf } from './_shared/lifecycle.ts'
+import { listPages } from './_shared/listing.ts'
+import { untilAborted, withIdleTimeout } from './_shared/timeouts.ts'
+import { gcsOptionsFor } from './gcs-credentials.ts'
 
 const DRIVER = 'GCS'
 const COMPONENT = 'snapstore:GCS'
@@ -79,16 +82,15 @@ const DEFAULTS = {
   idleTimeoutMs: 60_000,
 } as const
 
-/** IAM permission each operation needs, for access-denied messages. */
-const PERMISSIONS = {
-  put: 'storage.objects.create (and storage.objects.delete to replace an object)',
-  get: 'storage.objects.get',
-  head: 'storage.objects.get',
-  list: 'storage.objects.list',
-  delete: 'storage.objects.delete',
-} as const
-type Operation = keyof typeof PERMISSIONS
-const API_OPERATIONS: Record<Operation, string> = { put: 'objects.insert', get: 'objects.get (media)', head: 'objects.get', list: 'objects.list', delete: 'objects.delete' }
+/** JSON API method and IAM permission of each operation, for messages. */
+const OPERATIONS: OperationTable = {
+  put: { api: 'objects.insert', permission: 'storage.objects.create (and storage.objects.delete to replace an object)' },
+  get: { api: 'objects.get (media)', permission: 'storage.objects.get' },
+  head: { api: 'objects.get', permission: 'storage.objects.get' },
+  list: { api: 'objects.list', permission: 'storage.objects.list' },
+  delete: { api: 'objects.delete', permission: 'storage.objects.delete' },
+}
+const aborted = (what: string, cause?: unknown): StewardError => abortedIn(COMPONENT, what, cause)
 
 const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
   const options = Object.freeze({
@@ -96,24 +98,16 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
     endpoint: input.endpoint === undefined ? undefined : apiEndpointOf(input.endpoint),
     chunkSize: input.chunkSize === undefined ? DEFAULTS.chunkSize : Math.ceil(input.chunkSize / CHUNK_GRANULE) * CHUNK_GRANULE,
     listPageSize: input.listPageSize ?? DEFAULTS.listPageSize,
-    retry: Object.freeze({ ...DEFAULT_RETRY_POLICY, ...definedOnly(input.retry ?? {}) }),
+    retry: retryPolicyOf(input.retry),
     requestTimeoutMs: input.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     idleTimeoutMs: input.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
   })
   validateOptions(options, input.chunkSize)
   const bucketName = options.bucket
 
-  let sdk: Promise<typeof GcsSdk> | undefined
-  let client: Promise<Storage> | undefined
-  const loadSdk = (): Promise<typeof GcsSdk> => (sdk ??= loadModule('@google-cloud/storage', () => import('@google-cloud/storage')))
-  const getClient = (): Promise<Storage> => {
-    client ??= createClient(options, loadSdk).catch((error: unknown) => {
-      client = undefined // let the next call try again
-      throw error
-    })
-    return client
-  }
-  const bucketOf = async (): Promise<GcsSdk.Bucket> => (await getClient()).bucket(bucketName)
+  const sdk = lazy(() => loadModule('@google-cloud/storage', () => import('@google-cloud/storage'), COMPONENT))
+  const client = lazy(() => createClient(options, sdk.get))
+  const bucketOf = async (): Promise<GcsSdk.Bucket> => (await client.get()).bucket(bucketName)
   const fail = (error: unknown, op: Operation, target: string): StewardError => toStewardError(error, { bucket: bucketName, op, target })
 
   const store: Snapstore = {
@@ -124,21 +118,14 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
     async put(key: string, body: Readable, op: PutOptions = {}): Promise<ObjectInfo> {
       assertSafeKey(DRIVER, key)
       const signal = op.signal
-      if (signal?.aborted) {
-        body.destroy()
-        throw aborted(`upload of ${key}`)
-      }
+      const errors = { aborted: (cause?: unknown) => aborted(`upload of ${key}`, cause), fail: (error: unknown) => fail(error, 'put', key) }
       // Destroying the body fails the pipeline into the upload stream, which then never
       // finalizes its session.
-      const onAbort = (): void => {
-        body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', code: 'ABORT_ERR' }))
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      try {
+      const sizeBytes = await guardedPut(body, signal, errors, async () => {
         const file = (await bucketOf()).file(key)
         const source = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>
         const head = await readUpTo(source, options.chunkSize)
-        let sizeBytes = head.data.length
+        let size = head.data.length
         if (head.ended) {
           await withRetry(() => writeOnce(file.createWriteStream(writeOptions(options, false)), head.data, signal), { ...options.retry, ...(signal ? { signal } : {}) })
         } else {
@@ -146,21 +133,16 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
             yield head.data
             for (let next = await source.next(); !next.done; next = await source.next()) {
               const buffer = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
-              sizeBytes += buffer.length
+              size += buffer.length
               yield buffer
             }
           })()
           await pipeline(Readable.from(rest, { objectMode: false }), file.createWriteStream({ ...writeOptions(options, true), chunkSize: options.chunkSize }))
         }
         if (signal?.aborted) throw aborted(`upload of ${key}`)
-        return { key, sizeBytes, lastModified: new Date() }
-      } catch (error) {
-        if (!body.destroyed) body.destroy()
-        if (signal?.aborted) throw aborted(`upload of ${key}`, error)
-        throw fail(error, 'put', key)
-      } finally {
-        signal?.removeEventListener('abort', onAbort)
-      }
+        return size
+      })
+      return { key, sizeBytes, lastModified: new Date() }
     },
 
     async get(key: string, op: OperationOptions = {}): Promise<Readable | null> {
@@ -214,41 +196,26 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
     async *list(prefix: string, op: OperationOptions = {}): AsyncIterable<ObjectInfo> {
       const bucket = await bucketOf()
       const target = prefix ? `prefix ${JSON.stringify(prefix)}` : 'the whole bucket'
-      const tokens = new Set<string>()
-      let token: string | undefined
-      let page = 0
-      do {
-        page += 1
-        if (op.signal?.aborted) throw aborted(`listing ${target}`)
-        let files: GcsSdk.File[]
-        let next: string | undefined
-        try {
-          const query: GcsSdk.GetFilesOptions = { autoPaginate: false, maxResults: options.listPageSize, ...(prefix ? { prefix } : {}), ...(token ? { pageToken: token } : {}) }
-          const [found, nextQuery] = await untilAborted(bucket.getFiles(query), op.signal)
-          files = found
-          next = (nextQuery as { pageToken?: string } | null)?.pageToken || undefined
-        } catch (error) {
-          if (op.signal?.aborted) throw aborted(`listing ${target}`, error)
-          const wrapped = fail(error, 'list', target)
-          if (page > 1 && wrapped.code === 'STORE_FAILED') {
-            throw new StewardError('STORE_FAILED', COMPONENT, `listing ${target} of bucket ${bucketName} failed at page ${page}; refusing to return a partial listing: ${wrapped.reason}`, {
-              cause: error,
-              hints: wrapped.hints,
-              details: { ...wrapped.context, page },
-            })
+      const signal = op.signal
+      yield* listPages({
+        component: COMPONENT,
+        scope: `bucket ${bucketName}`,
+        target,
+        tokenName: 'page token',
+        paginationHint: 'the server does not paginate objects.list correctly',
+        details: { bucket: bucketName, prefix },
+        fail: (error) => fail(error, 'list', target),
+        async fetch(token) {
+          if (signal?.aborted) throw aborted(`listing ${target}`)
+          try {
+            const query: GcsSdk.GetFilesOptions = { autoPaginate: false, maxResults: options.listPageSize, ...(prefix ? { prefix } : {}), ...(token ? { pageToken: token } : {}) }
+            const [files, nextQuery] = await untilAborted(bucket.getFiles(query), signal)
+            return { items: files.map((file) => infoOf(file.name, file.metadata)), next: (nextQuery as { pageToken?: string } | null)?.pageToken || undefined }
+          } catch (error) {
+            throw signal?.aborted ? aborted(`listing ${target}`, error) : error
           }
-          throw wrapped
-        }
-        for (const file of files) yield infoOf(file.name, file.metadata)
-        if (next !== undefined && tokens.has(next)) {
-          throw new StewardError('STORE_FAILED', COMPONENT, `listing ${target} of bucket ${bucketName}: page ${page} repeats an earlier page token; refusing to return a partial listing`, {
-            details: { bucket: bucketName, prefix, page },
-            hints: ['the server does not paginate objects.list correctly'],
-          })
-        }
-        if (next !== undefined) tokens.add(next)
-        token = next
-      } while (token !== undefined)
+        },
+      })
     },
 
     async delete(key: string, op: OperationOptions = {}): Promise<void> {
@@ -265,7 +232,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
     async dispose(): Promise<void> {
       // The SDK holds no sockets of its own (its HTTP agents are shared and unref'd when idle);
       // dropping the client lets it be collected.
-      client = undefined
+      client.take()
     },
   }
   return store
@@ -341,80 +308,13 @@ function apiEndpointOf(endpoint: string): string {
   return endpoint.replace(/\/+$/, '').replace(/\/storage\/v1$/, '')
 }
 
-// --- fromStoreConfig: etcd-backup-restore's credential rules ---
-
 /**
  * Opens the GCS store for a {@link StoreConfig}, finding credentials as etcd-backup-restore does
- * (research notes §4.3): `<P>GOOGLE_APPLICATION_CREDENTIALS` names a JSON credentials file
- * (`type` `service_account`, or `external_account` for workload identity federation), with
- * `<P>` the store's env prefix; without it, the SDK's default chain is used. The endpoint is
- * `config.endpointOverride`, else the deprecated `storageAPIEndpoint` file next to the
- * credentials file; an `http:` endpoint is an emulator and is used without authentication.
+ * (`./gcs-credentials.ts`, research notes §4.3).
  * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
  */
 export async function fromStoreConfig(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Snapstore> {
-  const variable = `${config.envPrefix}GOOGLE_APPLICATION_CREDENTIALS`
-  const keyFilename = env[variable] || undefined
-  let projectId: string | undefined
-  let endpoint = config.endpointOverride
-  if (keyFilename) {
-    projectId = await checkCredentialsFile(keyFilename, variable)
-    endpoint ??= await readOptionalFile(join(dirname(keyFilename), 'storageAPIEndpoint'), variable)
-  }
-  if (endpoint !== undefined && !URL.canParse(endpoint)) {
-    throw new StewardError('CONFIG_INVALID', COMPONENT, `GCS endpoint ${JSON.stringify(endpoint)} is not a URL`, { hints: ['pass --store-endpoint-override http://host:port for an emulator'] })
-  }
-  return gcsSnapstore({
-    bucket: config.container,
-    chunkSize: config.minChunkSize,
-    ...(keyFilename ? { keyFilename } : {}),
-    ...(projectId ? { projectId } : {}),
-    ...(endpoint ? { endpoint } : {}),
-  })
-}
-
-/** Fields a service account key file must carry. */
-const SERVICE_ACCOUNT_FIELDS = ['project_id', 'client_email', 'private_key'] as const
-/** Fields a workload identity federation config must carry. */
-const EXTERNAL_ACCOUNT_FIELDS = ['audience', 'subject_token_type', 'token_url', 'credential_source'] as const
-
-/**
- * Checks that the credentials file is a JSON object of a supported `type` with its required
- * fields, and returns its project id (for `external_account`, from a `projectID` file beside it).
- * @throws StewardError `CONFIG_INVALID` naming the variable and the field
- */
-async function checkCredentialsFile(path: string, variable: string): Promise<string | undefined> {
-  const invalid = (message: string): StewardError =>
-    new StewardError('CONFIG_INVALID', COMPONENT, `${variable}=${path}: ${message}`, {
-      hints: ['point it at a service account key (JSON) or a workload identity federation config'],
-      details: { variable, path },
-    })
-  let json: Record<string, unknown>
-  try {
-    const value: unknown = JSON.parse(await readFile(path, 'utf8'))
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object')
-    json = value as Record<string, unknown>
-  } catch (error) {
-    throw invalid(`cannot read the credentials file: ${messageOf(error)}`)
-  }
-  const type = json['type']
-  const required = type === 'service_account' ? SERVICE_ACCOUNT_FIELDS : type === 'external_account' ? EXTERNAL_ACCOUNT_FIELDS : null
-  if (!required) throw invalid(`field "type" must be "service_account" or "external_account", got ${JSON.stringify(type)}`)
-  for (const field of required) {
-    if (json[field] === undefined || json[field] === '') throw invalid(`field "${field}" is required for type ${type}`)
-  }
-  if (type === 'service_account') return typeof json['project_id'] === 'string' ? json['project_id'] : undefined
-  return readOptionalFile(join(dirname(path), 'projectID'), variable)
-}
-
-/** A file's content (verbatim), or `undefined` when it does not exist. */
-async function readOptionalFile(path: string, variable: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path, 'utf8')) || undefined
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new StewardError('CONFIG_INVALID', COMPONENT, `${variable}: cannot read ${path}: ${messageOf(error)}`)
-  }
+  return gcsSnapstore(await gcsOptionsFor(config, env))
 }
 
 // --- helpers ---
@@ -433,71 +333,6 @@ function validateOptions(options: ResolvedOptions, requestedChunkSize: number | 
 function infoOf(key: string, metadata: GcsSdk.FileMetadata): ObjectInfo {
   const updated = metadata.updated ?? metadata.timeCreated
   return { key, sizeBytes: Number(metadata.size ?? 0), lastModified: updated ? new Date(updated) : new Date(0) }
-}
-
-/** Rejects with an `AbortError` as soon as `signal` aborts; the request itself runs on. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise
-  if (signal.aborted) {
-    promise.catch(() => undefined)
-    return Promise.reject(abortError())
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError())
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
-}
-
-function abortError(): Error {
-  return Object.assign(new Error('the operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })
-}
-
-/** Fails a body that delivers no byte for `idleMs` with a retryable `ETIMEDOUT`, destroying it. */
-async function* withIdleTimeout(body: Readable, idleMs: number): AsyncGenerator<Buffer> {
-  let timer: NodeJS.Timeout | undefined
-  const arm = (): void => {
-    clearTimeout(timer)
-    timer = setTimeout(() => body.destroy(Object.assign(new Error(`download stalled: no data for ${idleMs} ms`), { code: 'ETIMEDOUT' })), idleMs)
-  }
-  try {
-    arm()
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      arm()
-      yield chunk
-    }
-  } finally {
-    clearTimeout(timer)
-    if (!body.destroyed) body.destroy()
-  }
-}
-
-async function loadModule<T>(name: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load()
-  } catch (error) {
-    throw new StewardError('STORE_FAILED', COMPONENT, `could not load ${name}: ${messageOf(error)}`, {
-      cause: error,
-      hints: ['reinstall steward (npm ci) so its SDK dependencies are present'],
-    })
-  }
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
-function aborted(what: string, cause?: unknown): StewardError {
-  return new StewardError('ABORTED', COMPONENT, `${what} aborted`, cause === undefined ? {} : { cause })
 }
 
 /** The HTTP status of an SDK error: `ApiError.code`, or a Gaxios error's `status`/`response.status`. */
@@ -534,37 +369,23 @@ interface FailureContext {
 
 /** Turns an SDK error into one StewardError that names provider, bucket, operation and (for access errors) the permission. */
 function toStewardError(error: unknown, ctx: FailureContext): StewardError {
-  if (isStewardError(error)) return error
   const { bucket, op, target } = ctx
+  const { api, permission } = OPERATIONS[op]
   const status = httpStatus(error)
-  const message = messageOf(error)
-  const details = { provider: DRIVER, bucket, operation: API_OPERATIONS[op], target, ...(status !== undefined ? { status } : {}) }
-  const where = `GCS ${API_OPERATIONS[op]} of ${target} in bucket ${bucket}`
-  if (isAbortError(error)) return new StewardError('ABORTED', COMPONENT, `${where} aborted`, { cause: error, details })
-  if (isBucketMissing(error)) {
-    return new StewardError('STORE_NOT_FOUND', COMPONENT, `GCS bucket ${bucket} does not exist (${API_OPERATIONS[op]} of ${target})`, {
-      cause: error,
-      details,
-      hints: ['create the bucket, or check --store / --store-container and the endpoint'],
-    })
-  }
-  if (status === 401 || CREDENTIAL_FAILURE.test(message)) {
-    return new StewardError('CONFIG_INVALID', COMPONENT, `${where} failed: the credentials were rejected or not found (${firstLine(message)})`, {
-      cause: error,
-      details,
-      hints: ['check GOOGLE_APPLICATION_CREDENTIALS (a service account key or workload identity config), or the default chain (gcloud auth application-default login, the metadata server)'],
-    })
-  }
-  if (status === 403) {
-    return new StewardError('STORE_FAILED', COMPONENT, `${where} was denied (HTTP 403): the credentials lack ${PERMISSIONS[op]} on bucket ${bucket}`, {
-      cause: error,
-      details: { ...details, permission: PERMISSIONS[op] },
-      hints: ['grant the IAM permissions listed in docs/storage-gcs.md (e.g. roles/storage.objectAdmin) on the bucket'],
-    })
-  }
-  return new StewardError('STORE_FAILED', COMPONENT, `${where} failed${status ? ` (HTTP ${status})` : ''}: ${firstLine(message)}`, { cause: error, details })
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text
+  const details = { provider: DRIVER, bucket, operation: api, target, ...(status !== undefined ? { status } : {}) }
+  const where = `GCS ${api} of ${target} in bucket ${bucket}`
+  return mapStoreError(error, { component: COMPONENT, where, details }, (kit) => {
+    const message = messageOf(error)
+    if (isBucketMissing(error)) return kit.notFound(`GCS bucket ${bucket} does not exist (${api} of ${target})`, 'create the bucket, or check --store / --store-container and the endpoint')
+    if (status === 401 || CREDENTIAL_FAILURE.test(message)) {
+      return kit.config(
+        `the credentials were rejected or not found (${firstLine(message)})`,
+        'check GOOGLE_APPLICATION_CREDENTIALS (a service account key or workload identity config), or the default chain (gcloud auth application-default login, the metadata server)',
+      )
+    }
+    if (status === 403) {
+      return kit.denied('HTTP 403', `the credentials lack ${permission} on bucket ${bucket}`, permission, 'grant the IAM permissions listed in docs/storage-gcs.md (e.g. roles/storage.objectAdmin) on the bucket')
+    }
+    return kit.failed(`failed${status ? ` (HTTP ${status})` : ''}: ${firstLine(message)}`)
+  })
 }

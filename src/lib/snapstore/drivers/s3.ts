@@ -4,11 +4,12 @@
  * Container Storage), which differ only in how credentials and the endpoint are found
  * (research notes §4.1, §4.6, §4.7).
  *
- * - `put` streams the body through `@aws-sdk/lib-storage`'s multipart `Upload`: parts of
- *   `partSize` bytes, `queueSize` in flight, so memory stays near `partSize × (queueSize + 1)`.
- *   Bodies smaller than one part go up in a single PutObject. When the body fails, the put is
- *   aborted, or a part fails for good, the multipart upload is aborted (AbortMultipartUpload)
- *   before `put` rejects: no object appears and no parts are left behind.
+ * - `put` streams the body as a multipart upload (`./_shared/upload.ts`): parts of `partSize`
+ *   bytes read into `queueSize + 1` reusable buffers, `queueSize` in flight, so memory stays at
+ *   `partSize × (queueSize + 1)`. A body that fits in one part goes up in a single PutObject.
+ *   When the body fails, the put is aborted, or a part fails for good, the multipart upload is
+ *   aborted (AbortMultipartUpload) before `put` rejects: no object appears and no parts are
+ *   left behind.
  * - Every request goes through the SDK with a retry strategy built on `../retry.ts`
  *   (throttling, 5xx, resets; exponential backoff with full jitter) and per-request
  *   connection/request/idle timeouts. A download whose body breaks is resumed with a ranged
@@ -18,16 +19,18 @@
  *
  * The AWS SDK is loaded on first use only (`import type` at the top, `await import()` inside).
  */
-import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type * as S3Sdk from '@aws-sdk/client-s3'
-import type * as LibStorage from '@aws-sdk/lib-storage'
-import { StewardError, isStewardError, messageOf } from '../../errors.ts'
+import { StewardError, messageOf } from '../../errors.ts'
 import type { StoreConfig } from '../config.ts'
-import { parseGoBool, readCredentialFields, type CredentialFields } from '../credentials.ts'
 import { assertSafeKey } from '../keys.ts'
-import { DEFAULT_RETRY_POLICY, isAbortError, isRetryableError, resumableStream, retryDelayMs, type RetryPolicy } from '../retry.ts'
+import { isRetryableError, resumableStream, retryDelayMs, type RetryPolicy } from '../retry.ts'
 import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFactory } from '../types.ts'
+import { aborted, mapStoreError, type Operation, type OperationTable } from './_shared/errors.ts'
+import { guardedPut, lazy, loadModule, retryPolicyOf } from './_shared/lifecycle.ts'
+import { listPages } from './_shared/listing.ts'
+import { partSizeFor, uploadParts, type PartSink } from './_shared/upload.ts'
+import { s3OptionsFor } from './s3-credentials.ts'
 
 /** Provider ids this driver serves. */
 export type S3ProviderId = 'S3' | 'ECS' | 'OCS'
@@ -97,16 +100,14 @@ const DEFAULTS = {
   socketTimeoutMs: 60_000,
 } as const
 
-/** IAM permission each operation needs, for access-denied messages. */
-const PERMISSIONS = {
-  put: 's3:PutObject (and s3:AbortMultipartUpload)',
-  get: 's3:GetObject',
-  head: 's3:GetObject (and s3:ListBucket, without which a missing key answers 403)',
-  list: 's3:ListBucket',
-  delete: 's3:DeleteObject',
-} as const
-type Operation = keyof typeof PERMISSIONS
-const SDK_OPERATIONS: Record<Operation, string> = { put: 'PutObject/UploadPart', get: 'GetObject', head: 'HeadObject', list: 'ListObjectsV2', delete: 'DeleteObject' }
+/** SDK operation and IAM permission of each operation, for messages. */
+const OPERATIONS: OperationTable = {
+  put: { api: 'PutObject/UploadPart', permission: 's3:PutObject (and s3:AbortMultipartUpload)' },
+  get: { api: 'GetObject', permission: 's3:GetObject' },
+  head: { api: 'HeadObject', permission: 's3:GetObject (and s3:ListBucket, without which a missing key answers 403)' },
+  list: { api: 'ListObjectsV2', permission: 's3:ListBucket' },
+  delete: { api: 'DeleteObject', permission: 's3:DeleteObject' },
+}
 
 const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
   const options = Object.freeze({
@@ -115,7 +116,7 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
     partSize: input.partSize ?? DEFAULTS.partSize,
     queueSize: input.queueSize ?? DEFAULTS.queueSize,
     listPageSize: input.listPageSize ?? DEFAULTS.listPageSize,
-    retry: Object.freeze({ ...DEFAULT_RETRY_POLICY, ...definedOnly(input.retry ?? {}) }),
+    retry: retryPolicyOf(input.retry),
     connectionTimeoutMs: input.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
     requestTimeoutMs: input.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     socketTimeoutMs: input.socketTimeoutMs ?? DEFAULTS.socketTimeoutMs,
@@ -126,20 +127,10 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
   const bucket = options.bucket
   const sse = options.sseCustomerKey ? { SSECustomerAlgorithm: options.sseCustomerAlgorithm, SSECustomerKey: options.sseCustomerKey } : {}
 
-  let sdk: Promise<typeof S3Sdk> | undefined
-  let storage: Promise<typeof LibStorage> | undefined
-  let client: Promise<S3Client> | undefined
+  const sdk = lazy(() => loadModule('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), component))
+  const client = lazy(() => createClient(options, sdk.get, component))
   const ownsClient = options.client === undefined
-
-  const loadSdk = (): Promise<typeof S3Sdk> => (sdk ??= loadModule('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), component))
-  const loadStorage = (): Promise<typeof LibStorage> => (storage ??= loadModule('@aws-sdk/lib-storage', () => import('@aws-sdk/lib-storage'), component))
-  const getClient = (): Promise<S3Client> => {
-    client ??= createClient(options, loadSdk, component).catch((error: unknown) => {
-      client = undefined // let the next call try again
-      throw error
-    })
-    return client
-  }
+  const open = (): Promise<[S3Client, typeof S3Sdk]> => Promise.all([client.get(), sdk.get()])
   const fail = (error: unknown, op: Operation, target: string): StewardError => toStewardError(error, { provider, component, bucket, op, target })
 
   const store: Snapstore = {
@@ -149,50 +140,20 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
 
     async put(key: string, body: Readable, op: PutOptions = {}): Promise<ObjectInfo> {
       assertSafeKey(provider, key)
-      const signal = op.signal
-      if (signal?.aborted) {
-        body.destroy()
-        throw aborted(component, `upload of ${key}`)
-      }
-      // Aborting destroys the body: lib-storage's chunker then fails, and Upload aborts the
-      // multipart upload before `done()` rejects (Upload's own abort() would reject first and
-      // clean up in the background, racing with the caller).
-      const onAbort = (): void => {
-        body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', code: 'ABORT_ERR' }))
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      let sizeBytes = 0
-      try {
-        const [s3, { Upload }] = await Promise.all([getClient(), loadStorage()])
-        const counted = (async function* () {
-          for await (const chunk of body as AsyncIterable<Buffer | string>) {
-            const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-            sizeBytes += buffer.length
-            yield buffer
-          }
-        })()
-        const upload = new Upload({
-          client: s3,
-          params: { Bucket: bucket, Key: key, Body: Readable.from(counted, { objectMode: false }), ...sse },
-          partSize: partSizeFor(options.partSize, op.sizeBytes),
-          queueSize: options.queueSize,
-          leavePartsOnError: false,
-        })
-        // An abort that arrives after the last part went out is too late: the object is complete.
-        await upload.done()
-      } catch (error) {
-        if (!body.destroyed) body.destroy()
-        if (signal?.aborted) throw aborted(component, `upload of ${key}`, error)
-        throw fail(error, 'put', key)
-      } finally {
-        signal?.removeEventListener('abort', onAbort)
-      }
+      const errors = { aborted: (cause?: unknown) => aborted(component, `upload of ${key}`, cause), fail: (error: unknown) => fail(error, 'put', key) }
+      // An abort that arrives after the last part went out is too late: the object is complete.
+      const sizeBytes = await guardedPut(body, op.signal, errors, async (stop) => {
+        const [s3, api] = await open()
+        const sink = multipartSink(s3, api, { Bucket: bucket, Key: key, ...sse }, stop.signal)
+        const partSize = partSizeFor(options.partSize, op.sizeBytes, MAX_PARTS)
+        return uploadParts(body, { partSize, parallel: options.queueSize, maxParts: MAX_PARTS, component, partName: 'parts', stopOthers: () => stop.abort() }, sink)
+      })
       return { key, sizeBytes, lastModified: new Date() }
     },
 
     async get(key: string, op: OperationOptions = {}): Promise<Readable | null> {
       assertSafeKey(provider, key)
-      const [s3, { GetObjectCommand }] = await Promise.all([getClient(), loadSdk()])
+      const [s3, { GetObjectCommand }] = await open()
       const signal = op.signal
       let first: S3Sdk.GetObjectCommandOutput
       try {
@@ -219,7 +180,7 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
 
     async head(key: string, op: OperationOptions = {}): Promise<ObjectInfo | null> {
       assertSafeKey(provider, key)
-      const [s3, { HeadObjectCommand }] = await Promise.all([getClient(), loadSdk()])
+      const [s3, { HeadObjectCommand }] = await open()
       try {
         const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...sse }), sendOptions(op.signal))
         return { key, sizeBytes: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) }
@@ -230,54 +191,28 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
     },
 
     async *list(prefix: string, op: OperationOptions = {}): AsyncIterable<ObjectInfo> {
-      const [s3, { ListObjectsV2Command }] = await Promise.all([getClient(), loadSdk()])
+      const [s3, { ListObjectsV2Command }] = await open()
       const target = prefix ? `prefix ${JSON.stringify(prefix)}` : 'the whole bucket'
-      const tokens = new Set<string>()
-      let token: string | undefined
-      let page = 0
-      do {
-        page += 1
-        let out: S3Sdk.ListObjectsV2CommandOutput
-        try {
-          out = await s3.send(
-            new ListObjectsV2Command({ Bucket: bucket, MaxKeys: options.listPageSize, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }),
-            sendOptions(op.signal),
-          )
-        } catch (error) {
-          const wrapped = fail(error, 'list', target)
-          if (page > 1 && wrapped.code === 'STORE_FAILED') {
-            throw new StewardError('STORE_FAILED', component, `listing ${target} of bucket ${bucket} failed at page ${page}; refusing to return a partial listing: ${wrapped.reason}`, {
-              cause: error,
-              hints: wrapped.hints,
-              details: { ...wrapped.context, page },
-            })
-          }
-          throw wrapped
-        }
-        for (const entry of out.Contents ?? []) {
-          if (entry.Key === undefined) continue
-          yield { key: entry.Key, sizeBytes: entry.Size ?? 0, lastModified: entry.LastModified ?? new Date(0) }
-        }
-        token = undefined
-        if (out.IsTruncated) {
-          const next = out.NextContinuationToken
-          if (!next || tokens.has(next)) {
-            throw new StewardError(
-              'STORE_FAILED',
-              component,
-              `listing ${target} of bucket ${bucket}: page ${page} is truncated but ${next ? 'repeats an earlier continuation token' : 'has no continuation token'}; refusing to return a partial listing`,
-              { details: { bucket, prefix, page }, hints: ['the server does not paginate ListObjectsV2 correctly; check the S3-compatible server'] },
-            )
-          }
-          tokens.add(next)
-          token = next
-        }
-      } while (token !== undefined)
+      yield* listPages({
+        component,
+        scope: `bucket ${bucket}`,
+        target,
+        tokenName: 'continuation token',
+        paginationHint: 'the server does not paginate ListObjectsV2 correctly; check the S3-compatible server',
+        details: { bucket, prefix },
+        fail: (error) => fail(error, 'list', target),
+        async fetch(token) {
+          const command = new ListObjectsV2Command({ Bucket: bucket, MaxKeys: options.listPageSize, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) })
+          const out = await s3.send(command, sendOptions(op.signal))
+          const items = (out.Contents ?? []).flatMap((e) => (e.Key === undefined ? [] : [{ key: e.Key, sizeBytes: e.Size ?? 0, lastModified: e.LastModified ?? new Date(0) }]))
+          return { items, next: out.IsTruncated ? out.NextContinuationToken || undefined : undefined, truncated: out.IsTruncated === true }
+        },
+      })
     },
 
     async delete(key: string, op: OperationOptions = {}): Promise<void> {
       assertSafeKey(provider, key)
-      const [s3, { DeleteObjectCommand }] = await Promise.all([getClient(), loadSdk()])
+      const [s3, { DeleteObjectCommand }] = await open()
       try {
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), sendOptions(op.signal))
       } catch (error) {
@@ -287,8 +222,7 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
     },
 
     async dispose(): Promise<void> {
-      const current = client
-      client = undefined
+      const current = client.take()
       if (!current || !ownsClient) return
       try {
         ;(await current).destroy()
@@ -301,6 +235,52 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
 }
 
 export default s3Snapstore
+
+/**
+ * Opens the store for a {@link StoreConfig} with provider `S3`, `ECS` or `OCS`, finding
+ * credentials as etcd-backup-restore does (`./s3-credentials.ts`, research notes §4.1, §4.6, §4.7).
+ * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
+ */
+export async function fromStoreConfig(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Snapstore> {
+  return s3Snapstore(await s3OptionsFor(config, env))
+}
+
+// --- uploads ---
+
+type ObjectParams = { readonly Bucket: string; readonly Key: string; readonly SSECustomerAlgorithm?: string | undefined; readonly SSECustomerKey?: string | undefined }
+
+/**
+ * PutObject for a body of one part, else CreateMultipartUpload, UploadPart, and
+ * CompleteMultipartUpload with the parts' ETags and checksums (as lib-storage's `Upload` sends
+ * them); AbortMultipartUpload on failure. Requests take `signal`, except the abort.
+ */
+function multipartSink(s3: S3Client, api: typeof S3Sdk, params: ObjectParams, signal: AbortSignal): PartSink {
+  let uploadId: string | undefined
+  const parts: S3Sdk.CompletedPart[] = []
+  return {
+    async single(data) {
+      await s3.send(new api.PutObjectCommand({ ...params, Body: data }), { abortSignal: signal })
+    },
+    async begin() {
+      const mode = await (s3.config as Partial<S3Sdk.S3ClientResolvedConfig> | undefined)?.requestChecksumCalculation?.()
+      const out = await s3.send(new api.CreateMultipartUploadCommand({ ...params, ...(mode === 'WHEN_SUPPORTED' ? { ChecksumAlgorithm: 'CRC32' as const } : {}) }), { abortSignal: signal })
+      if (!out.UploadId) throw new Error('CreateMultipartUpload returned no upload id')
+      uploadId = out.UploadId
+    },
+    async part(number, data) {
+      const out = await s3.send(new api.UploadPartCommand({ ...params, UploadId: uploadId, PartNumber: number, Body: data }), { abortSignal: signal })
+      if (!out.ETag) throw new Error(`part ${number} is missing its ETag in the UploadPart response`)
+      const { ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 } = out
+      parts[number - 1] = Object.fromEntries(Object.entries({ PartNumber: number, ETag, ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256 }).filter(([, v]) => v !== undefined))
+    },
+    async complete(count) {
+      await s3.send(new api.CompleteMultipartUploadCommand({ ...params, UploadId: uploadId, MultipartUpload: { Parts: parts.slice(0, count) } }), { abortSignal: signal })
+    },
+    async abort() {
+      if (uploadId) await s3.send(new api.AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }))
+    },
+  }
+}
 
 // --- client construction ---
 
@@ -379,187 +359,6 @@ function sdkRetryStrategy(policy: RetryPolicy): RetryStrategyV2 {
   }
 }
 
-// --- fromStoreConfig: etcd-backup-restore's credential rules ---
-
-/** Fields of `AWS_APPLICATION_CREDENTIALS` (a directory has one file per field). */
-const S3_FIELDS = [
-  'accessKeyID',
-  'secretAccessKey',
-  'region',
-  'endpoint',
-  's3ForcePathStyle',
-  'insecureSkipVerify',
-  'trustedCaCert',
-  'sseCustomerKey',
-  'sseCustomerAlgorithm',
-  'roleARN',
-  'token',
-  'tokenPath',
-  'requestChecksumCalculation',
-  'responseChecksumValidation',
-] as const
-/** Fields of `OPENSHIFT_APPLICATION_CREDENTIALS`. */
-const OCS_FIELDS = ['endpoint', 'region', 'accessKeyID', 'secretAccessKey', 'disableSSL', 'insecureSkipVerify'] as const
-/** ECS has a fixed region (research notes §4.6). */
-const ECS_REGION = 'US-Standard'
-
-/**
- * Opens the store for a {@link StoreConfig} with provider `S3`, `ECS` or `OCS`, finding
- * credentials as etcd-backup-restore does (research notes §4.1, §4.6, §4.7):
- * - `S3`: `<P>AWS_APPLICATION_CREDENTIALS_JSON` (file) or `<P>AWS_APPLICATION_CREDENTIALS`
- *   (directory); `region` is then required, and either `accessKeyID` + `secretAccessKey` or
- *   `roleARN` + `token` (directory: the `token` file; JSON: `tokenPath`). With neither variable
- *   set, the AWS SDK default chain is used (process environment, shared files, IRSA, metadata).
- * - `ECS`: `ECS_ENDPOINT`, `ECS_ACCESS_KEY_ID`, `ECS_SECRET_ACCESS_KEY` (never prefixed),
- *   optional `ECS_DISABLE_SSL`, `ECS_INSECURE_SKIP_VERIFY`; region `US-Standard`, path-style.
- * - `OCS`: `<P>OPENSHIFT_APPLICATION_CREDENTIALS[_JSON]` with `endpoint`, `region`,
- *   `accessKeyID`, `secretAccessKey` (required), `disableSSL`, `insecureSkipVerify`; path-style.
- * `config.endpointOverride` (`--store-endpoint-override`) wins over any endpoint found in
- * credentials and turns on path-style addressing unless `s3ForcePathStyle` says otherwise.
- * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
- */
-export async function fromStoreConfig(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Snapstore> {
-  const provider: S3ProviderId = config.provider === 'ECS' || config.provider === 'OCS' ? config.provider : 'S3'
-  const base: S3SnapstoreOptions = {
-    provider,
-    bucket: config.container,
-    partSize: config.minChunkSize,
-    queueSize: config.maxParallelChunkUploads,
-  }
-  if (provider === 'ECS') return s3Snapstore({ ...base, ...ecsOptions(config, env) })
-  if (provider === 'OCS') return s3Snapstore({ ...base, ...(await ocsOptions(config, env)) })
-  return s3Snapstore({ ...base, ...(await s3Options(config, env)) })
-}
-
-async function s3Options(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Partial<S3SnapstoreOptions>> {
-  const source = await readCredentialFields(config.envPrefix, 'AWS_APPLICATION_CREDENTIALS', S3_FIELDS, env)
-  if (!source.fields) {
-    // No credential files: the SDK default chain finds credentials; an endpoint override
-    // (S3-compatible server) still needs some region to sign with.
-    const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? (config.endpointOverride ? 'us-east-1' : undefined)
-    return { ...(region ? { region } : {}), ...(config.endpointOverride ? { endpoint: config.endpointOverride } : {}) }
-  }
-  const f = fieldReader(source.fields, source.origin ?? 'AWS_APPLICATION_CREDENTIALS', 'S3')
-  const region = f.required('region')
-  const options: { -readonly [K in keyof S3SnapstoreOptions]?: S3SnapstoreOptions[K] } = { region }
-  const accessKeyId = f.text('accessKeyID')
-  const roleArn = f.text('roleARN')
-  if (accessKeyId) {
-    options.credentials = { accessKeyId, secretAccessKey: f.required('secretAccessKey') }
-  } else if (roleArn) {
-    const tokenFile = source.directory && source.fields['token'] !== undefined ? join(source.directory, 'token') : f.text('tokenPath')
-    if (!tokenFile) throw f.invalid(`field "roleARN" needs a web-identity token (${source.directory ? 'a "token" file' : '"tokenPath"'})`)
-    options.webIdentity = { roleArn, tokenFile }
-  } else {
-    throw f.invalid('needs either "accessKeyID" and "secretAccessKey", or "roleARN" and a token')
-  }
-  const endpoint = config.endpointOverride ?? f.text('endpoint')
-  if (endpoint) options.endpoint = endpoint
-  const pathStyle = f.bool('s3ForcePathStyle')
-  if (pathStyle !== undefined) options.forcePathStyle = pathStyle
-  const insecure = f.bool('insecureSkipVerify')
-  if (insecure !== undefined) options.insecureSkipVerify = insecure
-  const ca = f.text('trustedCaCert')
-  if (ca) options.trustedCaCert = ca
-  const sseKey = f.text('sseCustomerKey')
-  const sseAlgorithm = f.text('sseCustomerAlgorithm')
-  if (!sseKey !== !sseAlgorithm) throw f.invalid('"sseCustomerKey" and "sseCustomerAlgorithm" must be given together')
-  if (sseKey && sseAlgorithm) {
-    options.sseCustomerKey = sseKey
-    options.sseCustomerAlgorithm = sseAlgorithm
-  }
-  const requestChecksum = f.checksumMode('requestChecksumCalculation')
-  if (requestChecksum) options.requestChecksumCalculation = requestChecksum
-  const responseChecksum = f.checksumMode('responseChecksumValidation')
-  if (responseChecksum) options.responseChecksumValidation = responseChecksum
-  return options
-}
-
-function ecsOptions(config: StoreConfig, env: NodeJS.ProcessEnv): Partial<S3SnapstoreOptions> {
-  const need = (name: string): string => {
-    const value = env[name]
-    if (!value) {
-      throw new StewardError('CONFIG_INVALID', 'snapstore:ECS', `environment variable ${name} is required for provider ECS`, {
-        hints: ['set ECS_ENDPOINT, ECS_ACCESS_KEY_ID and ECS_SECRET_ACCESS_KEY (ECS variables are never prefixed)'],
-      })
-    }
-    return value
-  }
-  const disableSsl = parseGoBool(env['ECS_DISABLE_SSL'], 'ECS_DISABLE_SSL') ?? false
-  const insecure = parseGoBool(env['ECS_INSECURE_SKIP_VERIFY'], 'ECS_INSECURE_SKIP_VERIFY') ?? false
-  const endpoint = config.endpointOverride ?? withScheme(need('ECS_ENDPOINT'), disableSsl)
-  return {
-    region: ECS_REGION,
-    endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: need('ECS_ACCESS_KEY_ID'), secretAccessKey: need('ECS_SECRET_ACCESS_KEY') },
-    insecureSkipVerify: insecure,
-  }
-}
-
-async function ocsOptions(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Partial<S3SnapstoreOptions>> {
-  const source = await readCredentialFields(config.envPrefix, 'OPENSHIFT_APPLICATION_CREDENTIALS', OCS_FIELDS, env)
-  if (!source.fields) {
-    throw new StewardError('CONFIG_INVALID', 'snapstore:OCS', `provider OCS needs ${config.envPrefix}OPENSHIFT_APPLICATION_CREDENTIALS or ${config.envPrefix}OPENSHIFT_APPLICATION_CREDENTIALS_JSON`, {
-      hints: ['point it at a directory with files endpoint, region, accessKeyID, secretAccessKey (or at a JSON file with those keys)'],
-    })
-  }
-  const f = fieldReader(source.fields, source.origin ?? 'OPENSHIFT_APPLICATION_CREDENTIALS', 'OCS')
-  const endpoint = f.required('endpoint')
-  const region = f.required('region')
-  const credentials = { accessKeyId: f.required('accessKeyID'), secretAccessKey: f.required('secretAccessKey') }
-  const disableSsl = f.bool('disableSSL') ?? false
-  return {
-    region,
-    endpoint: config.endpointOverride ?? withScheme(endpoint, disableSsl),
-    forcePathStyle: true,
-    credentials,
-    insecureSkipVerify: f.bool('insecureSkipVerify') ?? false,
-  }
-}
-
-/** Typed access to credential fields with errors naming the origin and the field. */
-function fieldReader(fields: CredentialFields, origin: string, provider: S3ProviderId) {
-  const invalid = (message: string): StewardError =>
-    new StewardError('CONFIG_INVALID', `snapstore:${provider}`, `${origin}: ${message}`, {
-      hints: ['credential files are read verbatim: no trailing newline, booleans as true/false'],
-      details: { origin },
-    })
-  const text = (name: string): string | undefined => {
-    const value = fields[name]
-    if (value === undefined || value === null || value === '') return undefined
-    if (typeof value !== 'string') throw invalid(`field "${name}" must be a string`)
-    return value
-  }
-  return {
-    invalid,
-    text,
-    required(name: string): string {
-      const value = text(name)
-      if (value === undefined) throw invalid(`field "${name}" is required`)
-      return value
-    },
-    bool(name: string): boolean | undefined {
-      try {
-        return parseGoBool(fields[name], name)
-      } catch (error) {
-        throw invalid(isStewardError(error) ? error.reason : messageOf(error))
-      }
-    },
-    checksumMode(name: string): 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' | undefined {
-      const value = text(name)?.toUpperCase()
-      if (value === undefined) return undefined
-      if (value === 'WHEN_SUPPORTED' || value === 'WHEN_REQUIRED') return value
-      throw invalid(`field "${name}" must be when_supported or when_required`)
-    },
-  }
-}
-
-/** An endpoint without a scheme gets `http://` when SSL is disabled, else `https://`. */
-function withScheme(endpoint: string, disableSsl: boolean): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `${disableSsl ? 'http' : 'https'}://${endpoint}`
-}
-
 // --- helpers ---
 
 function validateOptions(options: ResolvedOptions, component: string): void {
@@ -572,22 +371,6 @@ function validateOptions(options: ResolvedOptions, component: string): void {
   if (options.endpoint !== undefined && !URL.canParse(options.endpoint)) throw invalid(`endpoint ${JSON.stringify(options.endpoint)} is not a URL`)
 }
 
-/** Part size for a put: the configured size, raised so that a known size fits in 10 000 parts. */
-function partSizeFor(partSize: number, sizeBytes: number | undefined): number {
-  return sizeBytes === undefined ? partSize : Math.max(partSize, Math.ceil(sizeBytes / MAX_PARTS))
-}
-
-async function loadModule<T>(name: string, load: () => Promise<T>, component: string): Promise<T> {
-  try {
-    return await load()
-  } catch (error) {
-    throw new StewardError('STORE_FAILED', component, `could not load ${name}: ${messageOf(error)}`, {
-      cause: error,
-      hints: ['reinstall steward (npm ci) so its SDK dependencies are present'],
-    })
-  }
-}
-
 function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal ? { abortSignal: signal } : {}
 }
@@ -596,10 +379,6 @@ function bodyOf(out: S3Sdk.GetObjectCommandOutput): AsyncIterable<Uint8Array> {
   const body = out.Body as unknown as AsyncIterable<Uint8Array> | undefined
   if (!body) throw new Error('GetObject returned no body')
   return body
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
 function errorName(error: unknown): string | undefined {
@@ -618,10 +397,6 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || (httpStatus(error) === 404 && name !== 'NoSuchBucket')
 }
 
-function aborted(component: string, what: string, cause?: unknown): StewardError {
-  return new StewardError('ABORTED', component, `${what} aborted`, cause === undefined ? {} : { cause })
-}
-
 /** Names of errors that mean "these credentials are wrong", not "they lack a permission". */
 const BAD_CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId', 'CredentialsProviderError', 'AuthorizationHeaderMalformed'])
 const ACCESS_DENIED = new Set(['AccessDenied', 'AllAccessDisabled', 'AccountProblem', 'Forbidden'])
@@ -636,55 +411,31 @@ interface FailureContext {
 
 /** Turns an SDK error into one StewardError that names provider, bucket, operation and (for access errors) the permission. */
 function toStewardError(error: unknown, ctx: FailureContext): StewardError {
-  if (isStewardError(error)) return error
   const { provider, component, bucket, op, target } = ctx
+  const { api, permission } = OPERATIONS[op]
   const name = errorName(error) ?? 'Error'
   const status = httpStatus(error)
-  const details = { provider, bucket, operation: SDK_OPERATIONS[op], target, ...(status !== undefined ? { status } : {}), error: name }
-  const where = `${provider} ${SDK_OPERATIONS[op]} of ${target} in bucket ${bucket}`
-  if (isAbortError(error)) return new StewardError('ABORTED', component, `${where} aborted`, { cause: error, details })
-  if (name === 'NoSuchBucket') {
-    return new StewardError('STORE_NOT_FOUND', component, `${provider} bucket ${bucket} does not exist (${SDK_OPERATIONS[op]} of ${target})`, {
-      cause: error,
-      details,
-      hints: ['create the bucket, or check --store / --store-container, the endpoint and the region'],
-    })
-  }
-  if (BAD_CREDENTIALS.has(name) || /could not load credentials|credential.*(missing|not found)/i.test(messageOf(error))) {
-    return new StewardError('CONFIG_INVALID', component, `${where} failed: the credentials were rejected or not found (${name}: ${messageOf(error)})`, {
-      cause: error,
-      details,
-      hints: [
+  const details = { provider, bucket, operation: api, target, ...(status !== undefined ? { status } : {}), error: name }
+  const where = `${provider} ${api} of ${target} in bucket ${bucket}`
+  return mapStoreError(error, { component, where, details }, (kit) => {
+    const message = messageOf(error)
+    if (name === 'NoSuchBucket') {
+      return kit.notFound(`${provider} bucket ${bucket} does not exist (${api} of ${target})`, 'create the bucket, or check --store / --store-container, the endpoint and the region')
+    }
+    if (BAD_CREDENTIALS.has(name) || /could not load credentials|credential.*(missing|not found)/i.test(message)) {
+      return kit.config(
+        `the credentials were rejected or not found (${name}: ${message})`,
         provider === 'S3'
           ? 'check AWS_APPLICATION_CREDENTIALS(_JSON) (accessKeyID/secretAccessKey or roleARN/token), or the AWS default chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, IRSA)'
           : `check the ${provider} credentials (access key id and secret)`,
-      ],
-    })
-  }
-  if (/region is missing/i.test(messageOf(error))) {
-    return new StewardError('CONFIG_INVALID', component, `${where} failed: no AWS region is configured`, {
-      cause: error,
-      details,
-      hints: ['set "region" in AWS_APPLICATION_CREDENTIALS(_JSON), or AWS_REGION'],
-    })
-  }
-  if (ACCESS_DENIED.has(name) || status === 403) {
-    return new StewardError('STORE_FAILED', component, `${where} was denied (${name}, HTTP ${status ?? 403}): the credentials are invalid or lack ${PERMISSIONS[op]} on bucket ${bucket}`, {
-      cause: error,
-      details: { ...details, permission: PERMISSIONS[op] },
-      hints: ['grant the IAM permissions listed in docs/storage-s3.md on the bucket and its objects'],
-    })
-  }
-  if (name === 'PermanentRedirect' || status === 301) {
-    return new StewardError('CONFIG_INVALID', component, `${where} failed: bucket ${bucket} is in another region than the one configured`, {
-      cause: error,
-      details,
-      hints: ['set "region" to the bucket\'s region'],
-    })
-  }
-  const retried = (error as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts
-  return new StewardError('STORE_FAILED', component, `${where} failed${retried && retried > 1 ? ` after ${retried} attempts` : ''}: ${name}${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`, {
-    cause: error,
-    details: { ...details, ...(retried ? { attempts: retried } : {}) },
+      )
+    }
+    if (/region is missing/i.test(message)) return kit.config('no AWS region is configured', 'set "region" in AWS_APPLICATION_CREDENTIALS(_JSON), or AWS_REGION')
+    if (ACCESS_DENIED.has(name) || status === 403) {
+      return kit.denied(`${name}, HTTP ${status ?? 403}`, `the credentials are invalid or lack ${permission} on bucket ${bucket}`, permission, 'grant the IAM permissions listed in docs/storage-s3.md on the bucket and its objects')
+    }
+    if (name === 'PermanentRedirect' || status === 301) return kit.config(`bucket ${bucket} is in another region than the one configured`, 'set "region" to the bucket\'s region')
+    const retried = (error as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts
+    return kit.failed(`failed${retried && retried > 1 ? ` after ${retried} attempts` : ''}: ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, retried ? { attempts: retried } : {})
   })
 }
