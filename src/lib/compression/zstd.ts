@@ -2,13 +2,23 @@
  * zstd streams through the `zstd-napi` bindings (steward's own `.zst` policy; etcd-backup-restore
  * has no zstd). Compression uses the library's default level (3).
  */
+import { createRequire } from 'node:module'
 import type { Transform, TransformCallback } from 'node:stream'
-import { CompressStream, DecompressStream } from 'zstd-napi'
 import { corruptError, relabelErrors } from './corrupt.ts'
+
+type ZstdLibrary = typeof import('zstd-napi')
+let library: ZstdLibrary | undefined
+let decoderClass: (new () => Transform) | undefined
+
+/** The native binding, loaded on first use (most commands never touch zstd). */
+function zstd(): ZstdLibrary {
+  library ??= createRequire(import.meta.url)('zstd-napi') as ZstdLibrary
+  return library
+}
 
 /** A Transform that writes one zstd frame holding everything written to it. */
 export function createZstdEncoder(): Transform {
-  return new CompressStream()
+  return new (zstd().CompressStream)()
 }
 
 /**
@@ -16,23 +26,26 @@ export function createZstdEncoder(): Transform {
  * all, makes the stream error with `SNAPSHOT_CORRUPT`.
  */
 export function createZstdDecoder(): Transform {
-  return relabelErrors(new ZstdDecoder(), 'zstd')
+  decoderClass ??= defineDecoder(zstd())
+  return relabelErrors(new decoderClass(), 'zstd')
 }
 
 /** `DecompressStream` accepts an input with no bytes at all; a valid `.zst` object always has a frame. */
-class ZstdDecoder extends DecompressStream {
-  #sawInput = false
+function defineDecoder({ DecompressStream }: ZstdLibrary): new () => Transform {
+  return class ZstdDecoder extends DecompressStream {
+    #sawInput = false
 
-  override _transform(chunk: unknown, encoding: string, done: TransformCallback): void {
-    if (chunk instanceof Uint8Array && chunk.length > 0) this.#sawInput = true
-    super._transform(chunk, encoding, done)
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (!this.#sawInput) {
-      done(corruptError('zstd', 'the data is empty'))
-      return
+    override _transform(chunk: unknown, encoding: string, done: TransformCallback): void {
+      if (chunk instanceof Uint8Array && chunk.length > 0) this.#sawInput = true
+      super._transform(chunk, encoding, done)
     }
-    super._flush(done)
+
+    override _flush(done: TransformCallback): void {
+      if (!this.#sawInput) {
+        done(corruptError('zstd', 'the data is empty'))
+        return
+      }
+      super._flush(done)
+    }
   }
 }

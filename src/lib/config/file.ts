@@ -5,59 +5,10 @@
  * wrong type fails before any work, naming the file and the key.
  */
 import { cosmiconfig } from 'cosmiconfig'
-import { z } from 'zod'
 import { StewardError, messageOf } from '../errors.ts'
+import type { ConfigFile } from './schema.ts'
 
-const duration = z.union([z.string(), z.number().nonnegative()])
-const strings = z.union([z.string(), z.array(z.string())])
-
-/** Schema of the config file; every section and key is optional. */
-export const configFileSchema = z.strictObject({
-  etcd: z
-    .strictObject({
-      endpoints: strings.optional(),
-      username: z.string().optional(),
-      password: z.string().optional(),
-      cacert: z.string().optional(),
-      cert: z.string().optional(),
-      key: z.string().optional(),
-      insecureSkipTlsVerify: z.boolean().optional(),
-      connectionTimeout: duration.optional(),
-      snapshotTimeout: duration.optional(),
-      defragTimeout: duration.optional(),
-    })
-    .optional(),
-  store: z
-    .strictObject({
-      url: z.string().optional(),
-      provider: z.string().optional(),
-      container: z.string().optional(),
-      prefix: z.string().optional(),
-      endpointOverride: z.string().optional(),
-      minChunkSize: z.number().int().optional(),
-      maxParallelChunkUploads: z.number().int().optional(),
-      tempDir: z.string().optional(),
-    })
-    .optional(),
-  snapshot: z
-    .strictObject({
-      compression: z.string().optional(),
-    })
-    .optional(),
-  restore: z
-    .strictObject({
-      dataDir: z.string().optional(),
-      name: z.string().optional(),
-      initialCluster: z.string().optional(),
-      initialClusterToken: z.string().optional(),
-      initialAdvertisePeerUrls: strings.optional(),
-      skipHashCheck: z.boolean().optional(),
-      tempDir: z.string().optional(),
-    })
-    .optional(),
-})
-
-export type ConfigFile = z.infer<typeof configFileSchema>
+export type { ConfigFile } from './schema.ts'
 
 export interface LoadedConfigFile {
   readonly config: ConfigFile
@@ -82,6 +33,8 @@ export async function loadConfigFile(explicitPath?: string, cwd: string = proces
     })
   }
   if (!result || result.isEmpty) return { config: {}, path: result?.filepath ?? null }
+  // zod is loaded only here: most runs have no config file.
+  const { configFileSchema } = await import('./schema.ts')
   const parsed = configFileSchema.safeParse(result.config)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
