@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
 import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
+import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember } from '../lib/config/restore.ts'
 import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
@@ -16,7 +17,7 @@ See docs/restore.md.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /var/etcd/data/new.etcd',
     '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /tmp/r.etcd --to-time 2026-11-22T18:54:06Z',
-    '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --data-dir /var/etcd/data --force --json',
+    '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --data-dir /var/etcd/data/new.etcd --force --json',
   ]
   static override flags = {
     ...storeFlags,
@@ -40,6 +41,7 @@ See docs/restore.md.`
     const { config } = await this.configFile(flags)
     const store = await openBackupStore(flags, config)
     const progress = this.progress('restore')
+    const signals = abortOnSignals()
     const result = await using([store], () =>
       restoreFullSnapshot(store, {
         dataDir: flags['data-dir'] ?? config.restore?.dataDir ?? 'default.etcd',
@@ -58,8 +60,12 @@ See docs/restore.md.`
           ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
         },
         onProgress: (bytes, total) => progress.update(bytes, total),
+        signal: signals.signal,
       }),
-    ).finally(() => progress.stop())
+    ).finally(() => {
+      progress.stop()
+      signals.dispose()
+    })
     for (const warning of result.warnings) this.warn(warning)
     const deltas = result.deltasApplied > 0 ? ` + ${result.deltasApplied} delta(s), ${result.eventsApplied} events` : ''
     const reached = `revision ${result.revision}${result.reachedTime ? `, last event at ${result.reachedTime}` : ''}`

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
 import { storeFlags } from '../lib/cli/flags.ts'
 import { openBackupStore, using } from '../lib/context.ts'
-import { exitCodeFor, StewardError } from '../lib/errors.ts'
+import { ERROR_CODES } from '../lib/errors.ts'
 import { validateDataDir, type ValidationResult } from '../lib/validate/validate.ts'
 
 export default class Validate extends StewardCommand {
@@ -28,7 +28,7 @@ valid; otherwise the code of the failure (31 invalid, 32 behind the backup).`
     const result = await using([store], () => validateDataDir(dataDir, store))
     for (const check of result.checks) this.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`)
     this.log(result.valid ? `${dataDir} is valid.` : `${dataDir} is not valid (${result.status}).`)
-    if (result.failure) process.exitCode = exitCodeFor(new StewardError(result.failure.code, 'validate', result.failure.message))
+    if (result.failure) process.exitCode = ERROR_CODES[result.failure.code].exit
     return result
   }
 }

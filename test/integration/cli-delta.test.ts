@@ -3,7 +3,7 @@
  * full snapshot, writes, deltas (one-shot and --watch stopped by SIGTERM), restore of the whole
  * chain and point-in-time restores that match the source read at that revision.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -97,6 +97,39 @@ test('--watch stores deltas until SIGTERM, flushing the pending one; the chain r
   const restored = await restoredDump(work, store, 'r-watch')
   assert.is(restored.revision, source.revision)
   assert.is(dumpHash(restored), dumpHash(source))
+})
+
+test('SIGTERM during a restore: exit 130 (ABORTED), temporary etcd stopped, work dir removed, target not created', async ({ cluster, work }) => {
+  const endpoint = cluster.endpoints[0]!
+  const storeDir = join(work, 'store-sigterm')
+  const store = `file://${storeDir}`
+  assert.is((await runSteward(['snapshot', '-e', endpoint, '--store', store])).code, 0)
+  await writeSampleData(endpoint, { keys: 20_000, prefix: '/sig/' })
+  assert.is((await runSteward(['snapshot', '-e', endpoint, '--store', store, '--kind', 'delta', '--delta-snapshot-memory-limit', String(64 * 1024 * 1024)])).code, 0)
+  const target = join(work, 'r-sigterm')
+  const child = startSteward(['restore', '--store', store, '--data-dir', target])
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  // Wait (bounded) until the temporary etcd runs, i.e. deltas are being applied.
+  let pidFile: string | undefined
+  const deadline = Date.now() + 30_000
+  while (!pidFile && Date.now() < deadline) {
+    const workDir = (await readdir(work)).find((n) => n.startsWith('.r-sigterm.steward-restore-'))
+    if (workDir && (await readdir(join(work, workDir)).catch(() => [] as string[])).includes('etcd.pid')) pidFile = join(work, workDir, 'etcd.pid')
+    else await new Promise((r) => setTimeout(r, 10))
+  }
+  assert.ok(pidFile, 'the temporary etcd started')
+  const etcdPid = Number((await readFile(pidFile, 'utf8')).trim())
+  child.kill('SIGTERM')
+  assert.is(await exited, 130)
+  assert.equal((await readdir(work)).filter((n) => n.includes('steward-restore')), [])
+  assert.not.ok(await stat(target).catch(() => null), 'target not created')
+  let alive = true
+  try {
+    process.kill(etcdPid, 0)
+  } catch {
+    alive = false
+  }
+  assert.not.ok(alive, `temporary etcd ${etcdPid} stopped`)
 })
 
 test.run()

@@ -52,8 +52,12 @@ See docs/delta-snapshots.md.`
       periodSeconds: parseDuration(flags['delta-snapshot-period'] ?? '20s', '--delta-snapshot-period'),
     }
     checkSnapshotRequest(request)
-    const store = await openBackupStore(flags, config)
+    // The etcd client makes no connection yet, so open it first: if it fails, nothing needs closing.
     const etcd = await openEtcd(flags, config)
+    const store = await openBackupStore(flags, config).catch((error: unknown) => {
+      etcd.close()
+      throw error
+    })
     const progress = this.progress('snapshot')
     const signals = abortOnSignals()
     const result = await using([store, etcd], () =>

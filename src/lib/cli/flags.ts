@@ -32,7 +32,7 @@ export const storeFlags = {
   'store-endpoint-override': Flags.string({ summary: 'Endpoint of an S3-compatible, Azurite or GCS-emulator server.', helpGroup: 'STORE' }),
   'max-parallel-chunk-uploads': Flags.integer({ summary: 'Parts uploaded in parallel. [default: 5]', min: 1, helpGroup: 'STORE' }),
   'min-chunk-size': Flags.integer({ summary: 'Upload part size in bytes, at least 5 MiB. [default: 5242880]', helpGroup: 'STORE' }),
-  'snapstore-temp-directory': Flags.string({ summary: 'Directory for temporary files. [default: the OS temp dir]', helpGroup: 'STORE' }),
+  'snapstore-temp-directory': Flags.string({ summary: 'Accepted for etcd-backup-restore compatibility and not used: steward streams uploads without temp files and restores beside --data-dir.', helpGroup: 'STORE' }),
 }
 
 export const compressionFlags = {

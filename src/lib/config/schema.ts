@@ -45,7 +45,6 @@ export const configFileSchema = z.strictObject({
       initialClusterToken: z.string().optional(),
       initialAdvertisePeerUrls: strings.optional(),
       skipHashCheck: z.boolean().optional(),
-      tempDir: z.string().optional(),
     })
     .optional(),
 })

@@ -109,6 +109,8 @@ class PendingDelta {
 
   /** Seals the delta and uploads it. Call only with at least one event. */
   async upload(store: BackupStore, now: () => Date, signal: AbortSignal | undefined): Promise<StoredDelta> {
+    // A compressor that already failed would never emit 'end' or 'error' again.
+    if (this.#compressorError) throw compressionFailed(this.#compressorError)
     const summary: DeltaSummary = await this.#writer.finish()
     const ended = new Promise<void>((resolve, reject) => {
       this.#compressor.once('end', resolve)

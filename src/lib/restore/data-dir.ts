@@ -4,7 +4,7 @@
  * with an explicit `force`.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { StewardError, messageOf } from '../errors.ts'
 import { processesUsing } from '../validate/in-use.ts'
@@ -41,23 +41,33 @@ export async function assertReplaceable(dataDir: string, force: boolean): Promis
   }
 }
 
-/** A hidden work directory beside `dataDir`: `.<name>.steward-restore-<random>`. */
+/**
+ * A hidden work directory beside `dataDir`: `.<name>.steward-restore-<random>`. Beside, so the
+ * final step is a rename on one filesystem; a `dataDir` that is itself a mount point (a volume's
+ * root) cannot be renamed into, so it is refused before any work.
+ * @throws StewardError `CONFIG_INVALID` when `dataDir` is a mount point
+ */
 export async function makeWorkDir(dataDir: string): Promise<string> {
   const target = resolve(dataDir)
   const parent = dirname(target)
   await mkdir(parent, { recursive: true })
+  await assertNotMountPoint(target, parent)
   const work = join(parent, `.${basename(target)}.steward-restore-${randomBytes(4).toString('hex')}`)
   await mkdir(work, { mode: 0o700 })
   return work
 }
 
 /**
- * Moves `restored` into place as `dataDir`. An existing `dataDir` (only with `force`) is first
- * renamed aside and removed after the swap, so a crash leaves either the old or the new dir.
+ * Makes `restored` durable, then moves it into place as `dataDir`. An existing `dataDir` (only
+ * with `force`) is first renamed aside to `<dataDir>.steward-old-<random>` and removed after
+ * the swap; a crash between the two renames leaves the old data there, under that name, and no
+ * `dataDir`. The temporary etcd that replays deltas runs without fsync, so every file of the
+ * restored tree and the directories are fsynced first, and the parent after the rename.
  */
 export async function swapIntoPlace(restored: string, dataDir: string, force: boolean): Promise<void> {
   const target = resolve(dataDir)
   await assertReplaceable(target, force)
+  await syncTree(restored)
   let aside: string | undefined
   try {
     await stat(target)
@@ -74,5 +84,35 @@ export async function swapIntoPlace(restored: string, dataDir: string, force: bo
     if (aside) await rename(aside, target).catch(() => undefined)
     throw new StewardError('DATA_DIR_INVALID', 'restore', `cannot move the restored data into ${target}: ${messageOf(error)}`, { cause: error })
   }
+  await fsyncPath(dirname(target))
   if (aside) await rm(aside, { recursive: true, force: true })
+}
+
+/** fsyncs every file and directory under `dir` (the tree of one data dir: a handful of files). */
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) await syncTree(path)
+    else if (entry.isFile()) await fsyncPath(path)
+  }
+  await fsyncPath(dir)
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+async function assertNotMountPoint(target: string, parent: string): Promise<void> {
+  const [own, above] = await Promise.all([stat(target).catch(() => null), stat(parent)])
+  if (own && own.dev !== above.dev) {
+    throw new StewardError('CONFIG_INVALID', 'restore', `--data-dir ${target} is a mount point; steward restores beside the target and renames the result into place, which a mount point does not allow`, {
+      details: { dataDir: target },
+      hints: [`use a directory inside the volume, e.g. --data-dir ${join(target, 'new.etcd')} (etcd-druid's layout)`],
+    })
+  }
 }

@@ -86,9 +86,9 @@ export interface RestoreResult {
  */
 export async function restoreFullSnapshot(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
+  const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
   await assertReplaceable(options.dataDir, options.force)
   await cleanupStaleWorkDirs(options.dataDir)
-  const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
   const all = await store.list()
   const candidates = fullCandidates(all, options, toTimeNanos)
   const pointInTime = options.toRevision !== undefined || toTimeNanos !== undefined
@@ -102,6 +102,7 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
     const chainEnd = (full: StoredSnapshot) => deltaChain(all, full.lastRevision, full.name, options.toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
     const wanted = candidates[0] ? chainEnd(candidates[0]) : 0
     let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number } | undefined
+    let firstFailure: StewardError | undefined
     for (const [index, full] of candidates.entries()) {
       if (index > 0 && (!options.fallbackToOlderFull || !withDeltas)) break
       const plan = deltaChain(all, full.lastRevision, full.name, options.toRevision)
@@ -114,12 +115,17 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
         break
       } catch (error) {
         if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND') || index === candidates.length - 1) throw error
+        firstFailure ??= error
         warnings.push(`full snapshot ${full.name} is unusable: ${error.reason}`)
         await rm(join(work, 'stage'), { recursive: true, force: true })
         await rm(restored, { recursive: true, force: true })
       }
     }
-    if (!base) throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `no older full snapshot has a continuous delta chain up to revision ${wanted}`, { details: { warnings } })
+    if (!base) {
+      // The newest full snapshot's own failure is what the operator must see, not the lack of a fallback.
+      if (firstFailure) throw new StewardError(firstFailure.code, 'restore', `${firstFailure.reason}; and no older full snapshot has a continuous delta chain up to revision ${wanted}`, { cause: firstFailure, details: { ...firstFailure.context, warnings } })
+      throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `no older full snapshot has a continuous delta chain up to revision ${wanted}`, { details: { warnings } })
+    }
     if (options.toRevision !== undefined && base.revision > options.toRevision) {
       throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `${base.full.name} holds revision ${base.revision}, after --to-revision ${options.toRevision}, and no older full snapshot fits`)
     }
@@ -143,14 +149,6 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   } finally {
     await rm(work, { recursive: true, force: true })
   }
-}
-
-/**
- * The full snapshot to restore: the one named (by name or key), else the latest set's base.
- * @throws StewardError `SNAPSHOT_NOT_FOUND`
- */
-export async function pickFullSnapshot(store: BackupStore, wanted?: string): Promise<StoredSnapshot> {
-  return fullCandidates(await store.list(), { snapshot: wanted }, undefined, store.location)[0]!
 }
 
 /**

@@ -21,7 +21,11 @@ export interface StoreConfig {
   readonly minChunkSize: number
   /** Parts uploaded in parallel. @default 5 */
   readonly maxParallelChunkUploads: number
-  /** Directory for temporary files (downloads of deltas, spooling where a backend needs it). @default os.tmpdir() */
+  /**
+   * etcd-backup-restore's `--snapstore-temp-directory`. Kept so its flags parse; no driver needs
+   * it, since uploads stream without temp files and restores work beside the data dir.
+   * @default os.tmpdir()
+   */
   readonly tempDir: string
   /**
    * Prefix of credential environment variables (`''` for the primary store, `SOURCE_` for the
