@@ -61,7 +61,7 @@ export async function makeWorkDir(dataDir: string): Promise<string> {
  * Makes `restored` durable, then moves it into place as `dataDir`. An existing `dataDir` (only
  * with `force`) is first renamed aside to `<dataDir>.steward-old-<random>` and removed after
  * the swap; a crash between the two renames leaves the old data there, under that name, and no
- * `dataDir`. The temporary etcd that replays deltas runs without fsync, so every file of the
+ * `dataDir` — the next restore moves it back first ({@link recoverInterruptedSwap}). The temporary etcd that replays deltas runs without fsync, so every file of the
  * restored tree and the directories are fsynced first, and the parent after the rename.
  */
 export async function swapIntoPlace(restored: string, dataDir: string, force: boolean): Promise<void> {
@@ -116,3 +116,26 @@ async function assertNotMountPoint(target: string, parent: string): Promise<void
     })
   }
 }
+
+/**
+ * Undoes a swap that a crash interrupted between its two renames (see {@link swapIntoPlace}):
+ * when `dataDir` is missing and exactly one `<dataDir>.steward-old-*` sits beside it, that is the
+ * previous data dir, and it is renamed back. Leftovers next to an existing `dataDir` (a crash
+ * after the swap, before the old copy was removed) are only reported: deleting data is left to
+ * the operator.
+ * @returns warnings for the result
+ */
+export async function recoverInterruptedSwap(dataDir: string): Promise<string[]> {
+  const target = resolve(dataDir)
+  const parent = dirname(target)
+  const prefix = `${basename(target)}.steward-old-`
+  const leftovers = (await readdir(parent).catch(() => [] as string[])).filter((name) => name.startsWith(prefix)).map((name) => join(parent, name))
+  if (leftovers.length === 0) return []
+  const targetExists = (await stat(target).catch(() => null)) !== null
+  if (!targetExists && leftovers.length === 1) {
+    await rename(leftovers[0]!, target)
+    return [`RECOVERED: an earlier restore was interrupted while swapping data dirs; the previous data dir ${leftovers[0]} was moved back to ${target}`]
+  }
+  return [`left over from an interrupted restore (not removed): ${leftovers.join(', ')}`]
+}
+

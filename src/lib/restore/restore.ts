@@ -18,7 +18,7 @@ import { rfc3339ToNanos } from '../delta/apply.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
-import { assertReplaceable, makeWorkDir, swapIntoPlace } from './data-dir.ts'
+import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
 import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
 import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
@@ -87,6 +87,7 @@ export interface RestoreResult {
 export async function restoreFullSnapshot(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
   const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
+  const recovered = await recoverInterruptedSwap(options.dataDir)
   await assertReplaceable(options.dataDir, options.force)
   await cleanupStaleWorkDirs(options.dataDir)
   const all = await store.list()
@@ -95,7 +96,7 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   const withDeltas = (options.applyDeltas ?? true) && (options.snapshot === undefined || pointInTime)
   const multiMember = options.member.initialCluster.split(',').length > 1
   const work = await makeWorkDir(options.dataDir)
-  const warnings: string[] = []
+  const warnings: string[] = [...recovered]
   try {
     await writeFile(join(work, 'owner.pid'), `${process.pid}\n`)
     const restored = join(work, 'data')

@@ -87,15 +87,16 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
     '--auto-compaction-retention', '0',
     '--log-level', 'warn',
   ]
+  // A fresh log per attempt, so a start-up error shows this attempt's lines only.
   const logPath = join(options.workDir, 'etcd.log')
-  const log = createWriteStream(logPath, { flags: 'a' })
+  const log = createWriteStream(logPath, { flags: 'w' })
+  // Loaded on first use (restores without deltas never start a temporary etcd), and before the
+  // spawn, so nothing can throw between starting etcd and being able to stop it.
+  const { Etcd3 } = await import('etcd3')
   const child = spawn(findEtcdTool('etcd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } })
   child.stdout?.pipe(log, { end: false })
   child.stderr?.pipe(log, { end: false })
   const guard = installGuards(child, options.signal)
-  if (child.pid !== undefined) await writeFile(join(options.workDir, 'etcd.pid'), `${child.pid}\n`)
-  // Loaded on first use: restores without deltas never start a temporary etcd.
-  const { Etcd3 } = await import('etcd3')
   const client = new Etcd3({
     hosts: endpoint,
     grpcOptions: {
@@ -114,6 +115,7 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
     log.end()
   })())
   try {
+    if (child.pid !== undefined) await writeFile(join(options.workDir, 'etcd.pid'), `${child.pid}\n`)
     await waitReady(child, client, options, logPath)
   } catch (error) {
     await stop()
