@@ -1,5 +1,5 @@
 /** Measuring helpers shared by the benchmarks in bench/. */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
@@ -17,6 +17,10 @@ export interface Measurement {
  * @throws Error when the command fails
  */
 export async function measure(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Measurement> {
+  // Start every run with no dirty pages left by the previous one: their writeback (and ext4's
+  // journal, which makes an fsync wait for other files' data) otherwise lands on whichever
+  // run comes next.
+  spawnSync('sync')
   const started = performance.now()
   const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''

@@ -54,7 +54,10 @@ try {
   const row = (label: string, key: string, baseline?: string) => {
     const wall = median(results[key]!.map((m) => m.wallSeconds))
     const rss = Math.max(...results[key]!.map((m) => m.peakRssBytes))
-    const ratio = baseline ? (wall / median(results[baseline]!.map((m) => m.wallSeconds))).toFixed(2) : ''
+    // Each round runs the pair back to back, so the ratio is taken per round, then its median:
+    // drift between rounds (page cache, writeback, neighbours) cancels out within a pair.
+    const perRound = baseline ? results[key]!.map((m, i) => m.wallSeconds / results[baseline]![i]!.wallSeconds) : []
+    const ratio = baseline ? `${median(perRound).toFixed(2)} (${perRound.map((r) => r.toFixed(2)).join(', ')})` : ''
     return `| ${label} | ${wall.toFixed(2)} | ${ratio} | ${mib(rss)} |`
   }
   const body = `## Full snapshot and restore (\`bench/snapshot-restore.ts\`)
@@ -63,9 +66,9 @@ try {
 - Data: one etcd 3.5.16 member, database ${mib(dbBytes)} MiB (8 KiB random values), local disk, Local store
 - Machine: ${machine()}
 - Date: ${new Date().toISOString()}
-- Median wall time of ${rounds} alternating rounds; peak RSS is the maximum over rounds of each process's own high-water mark (VmHWM).
+- ${rounds} rounds; in each, steward and its baseline run back to back, alternating which goes first; the ratio is the median of the per-round ratios; peak RSS is the maximum over rounds of each process's own high-water mark (VmHWM).
 
-| run | wall (s) | ratio to baseline | peak RSS (MiB) |
+| run | median wall (s) | ratio to baseline: median of per-round ratios (each round) | peak RSS (MiB) |
 |---|---|---|---|
 ${row('etcdctl snapshot save', 'etcdctlSave')}
 ${row('steward snapshot --compression none', 'stewardSnapshot', 'etcdctlSave')}
