@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
 import { storeFlags } from '../lib/cli/flags.ts'
-import { openBackupStore, using } from '../lib/context.ts'
+import { openBackupStoreIfConfigured, using } from '../lib/context.ts'
 import { ERROR_CODES } from '../lib/errors.ts'
 import { validateDataDir, type ValidationResult } from '../lib/validate/validate.ts'
 
@@ -22,8 +22,7 @@ valid; otherwise the code of the failure (31 invalid, 32 behind the backup).`
   async run(): Promise<ValidationResult> {
     const { flags } = await this.parse(Validate)
     const { config } = await this.configFile(flags)
-    const wantsStore = Boolean(flags.store ?? flags['storage-provider'] ?? config.store?.url ?? config.store?.provider)
-    const store = wantsStore ? await openBackupStore(flags, config) : undefined
+    const store = await openBackupStoreIfConfigured(flags, config)
     const dataDir = flags['data-dir'] ?? config.restore?.dataDir ?? 'default.etcd'
     const result = await using([store], () => validateDataDir(dataDir, store))
     for (const check of result.checks) this.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`)

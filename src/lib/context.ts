@@ -14,6 +14,15 @@ export async function openBackupStore(flags: StoreFlags, file: ConfigFile): Prom
   return new BackupStore(await openSnapstore(config), config.prefix)
 }
 
+/**
+ * Opens the backup store when one is configured (flag, environment or config file), else
+ * returns `undefined`: for commands where a store is optional (`validate`).
+ */
+export async function openBackupStoreIfConfigured(flags: StoreFlags, file: ConfigFile): Promise<BackupStore | undefined> {
+  const configured = Boolean(flags.store ?? flags['storage-provider'] ?? file.store?.url ?? file.store?.provider)
+  return configured ? openBackupStore(flags, file) : undefined
+}
+
 /** Builds the etcd client the flags and config file describe (no connection yet). */
 export async function openEtcd(flags: EtcdFlags, file: ConfigFile): Promise<EtcdClient> {
   return EtcdClient.create(resolveEtcdConnection(flags, file))

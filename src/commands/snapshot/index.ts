@@ -5,7 +5,7 @@ import { abortOnSignals } from '../../lib/cli/signals.ts'
 import { parseDuration } from '../../lib/config/duration.ts'
 import { resolveCompression } from '../../lib/config/resolve.ts'
 import { openBackupStore, openEtcd, using } from '../../lib/context.ts'
-import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../../lib/delta/snapshotter.ts'
+import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from '../../lib/delta/snapshotter.ts'
 import { logger } from '../../lib/log.ts'
 import { checkSnapshotRequest, describeSnapshotEvent, describeSnapshotResult, takeSnapshot, type SnapshotResult } from '../../lib/snapshot/take.ts'
 
@@ -49,7 +49,7 @@ See docs/delta-snapshots.md.`
       compression: resolveCompression(flags, config),
       final: flags.final,
       memoryLimitBytes: flags['delta-snapshot-memory-limit'] ?? DEFAULT_DELTA_MEMORY_LIMIT_BYTES,
-      periodSeconds: parseDuration(flags['delta-snapshot-period'] ?? '20s', '--delta-snapshot-period'),
+      periodSeconds: flags['delta-snapshot-period'] === undefined ? DEFAULT_DELTA_PERIOD_SECONDS : parseDuration(flags['delta-snapshot-period'], '--delta-snapshot-period'),
     }
     checkSnapshotRequest(request)
     // The etcd client makes no connection yet, so open it first: if it fails, nothing needs closing.

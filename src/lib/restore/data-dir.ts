@@ -4,8 +4,9 @@
  * with an explicit `force`.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { fsyncPath } from '../fsync.ts'
 import { StewardError, messageOf } from '../errors.ts'
 import { processesUsing } from '../validate/in-use.ts'
 
@@ -96,15 +97,6 @@ async function syncTree(dir: string): Promise<void> {
     else if (entry.isFile()) await fsyncPath(path)
   }
   await fsyncPath(dir)
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 async function assertNotMountPoint(target: string, parent: string): Promise<void> {

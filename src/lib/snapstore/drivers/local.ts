@@ -13,6 +13,7 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { fsyncPath } from '../../fsync.ts'
 import { StewardError, isStewardError, messageOf } from '../../errors.ts'
 import type { StoreConfig } from '../config.ts'
 import { assertSafeKey } from '../keys.ts'
@@ -157,15 +158,6 @@ async function assertRoot(root: string): Promise<void> {
     hints: ['check --store / --store-container, or take a snapshot first to create it'],
     details: { root },
   })
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 function code(error: unknown): string | undefined {
