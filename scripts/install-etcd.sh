@@ -14,9 +14,15 @@ tools="$root/.tools"
 bin="$tools/etcd/bin"
 want="3.5"
 
-if [ -x "$bin/etcd" ] && [ -x "$bin/etcdctl" ] && [ -x "$bin/etcdutl" ] \
-  && "$bin/etcd" --version 2>/dev/null | grep -q "etcd Version: $want"; then
-  exit 0
+# Version checks read the whole output into a variable first: piping into `head` or
+# `grep -q` closes the pipe early, and under `pipefail` the writer's SIGPIPE (exit 141)
+# would fail the script (or force a needless reinstall) depending on timing.
+installed_version() { "$bin/etcd" --version 2>/dev/null || true; }
+
+if [ -x "$bin/etcd" ] && [ -x "$bin/etcdctl" ] && [ -x "$bin/etcdutl" ]; then
+  case "$(installed_version)" in
+    *"etcd Version: $want"*) exit 0 ;;
+  esac
 fi
 
 apt_dir="$tools/apt"
@@ -57,4 +63,5 @@ for b in etcd etcdctl etcdutl; do
   chmod 0755 "$bin/$b"
 done
 rm -rf "$stage"
-"$bin/etcd" --version | head -n 1 >&2
+version="$(installed_version)"
+echo "${version%%$'\n'*}" >&2
