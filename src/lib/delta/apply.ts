@@ -7,8 +7,9 @@
  * Order: etcd does not order concurrent RPCs, so exactly one transaction is in flight; the
  * next group is decoded while it travels (parse/commit overlap, bounded to one group).
  */
-import type { Etcd3, IRequestOp } from 'etcd3'
 import { StewardError } from '../errors.ts'
+import { METHODS, decodeHeaderRevision, encodeWriteTxn } from '../etcd/wire/messages.ts'
+import type { WireChannel } from '../etcd/wire/transport.ts'
 import type { DeltaEvent } from './decode.ts'
 
 /** Commits one revision group; resolves the revision etcd assigned. */
@@ -42,15 +43,14 @@ export interface ApplyResult {
 const OP_OVERHEAD_BYTES = 16
 
 /**
- * A {@link CommitGroup} for a raw etcd3 client: one `Txn` of puts/deletes per group.
- * @throws Error from etcd3 (the caller maps it)
+ * A {@link CommitGroup} over steward's HTTP/2 transport: one `KV.Txn` of puts/deletes per
+ * group, each call with a deadline of `timeoutMs`. (etcd3's `kv.txn` builds the same request
+ * through grpc-js; the per-call CPU it saves matters on a 2-core machine where etcd needs the
+ * other core.)
+ * @throws GrpcStatusError or a connection error (the caller maps it)
  */
-export function etcdCommitter(client: Etcd3): CommitGroup {
-  return async (group) => {
-    const success: IRequestOp[] = group.map((e) => (e.type === 'put' ? { request_put: { key: e.key, value: e.value } } : { request_delete_range: { key: e.key } }))
-    const response = await client.kv.txn({ compare: [], success, failure: [] })
-    return Number(response.header.revision)
-  }
+export function wireCommitter(channel: WireChannel, timeoutMs: number): CommitGroup {
+  return async (group) => decodeHeaderRevision(await channel.unary(METHODS.txn, encodeWriteTxn(group), { timeoutMs }))
 }
 
 /**

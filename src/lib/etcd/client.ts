@@ -4,17 +4,20 @@
  *  - one `Etcd3` instance per endpoint (etcd3 routes each call to a random host otherwise);
  *  - no retry policy and no circuit breaker (etcd3's defaults retry non-idempotent calls);
  *  - a deadline on every unary call (etcd3 ignores `dialTimeout`);
- *  - snapshots through the raw gRPC client with the auth metadata attached (etcd3's own
- *    `maintenance.snapshot()` drops the auth token).
+ *  - snapshots with the auth token attached (etcd3's own `maintenance.snapshot()` drops it).
+ * The snapshot stream and the revision read before it go over steward's lean HTTP/2 gRPC
+ * transport (`wire/`), which streams at etcdctl's speed; etcd3 (and grpc-js) are loaded only
+ * when a command needs another call, so `steward snapshot` never loads them.
  */
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
-import type * as grpc from '@grpc/grpc-js'
-import { noop } from 'cockatiel'
 import type { Etcd3, IOptions } from 'etcd3'
 import { StewardError, messageOf } from '../errors.ts'
 import type { EtcdConnectionConfig } from './config.ts'
 import { etcdError } from './errors.ts'
+import { METHODS, decodeAuthenticateToken, decodeHeaderRevision, decodeSnapshotBlob, encodeAuthenticateRequest, encodeRangeRequest, encodeSnapshotRequest } from './wire/messages.ts'
+import { WireChannel, type CallOptions } from './wire/transport.ts'
 
 /** Large ranges and snapshot chunks exceed grpc-js's 4 MiB receive default. */
 const MAX_RECEIVE_BYTES = 256 * 1024 * 1024
@@ -56,42 +59,46 @@ export interface SnapshotSource {
 
 export class EtcdClient {
   readonly config: EtcdConnectionConfig
-  readonly #clients: Map<string, Etcd3>
+  readonly #credentials: TlsCredentials | undefined
+  readonly #channels = new Map<string, WireChannel>()
+  readonly #clients = new Map<string, Etcd3>()
+  readonly #tokens = new Map<string, Promise<string>>()
   #closed = false
 
-  private constructor(config: EtcdConnectionConfig, clients: Map<string, Etcd3>) {
+  private constructor(config: EtcdConnectionConfig, credentials: TlsCredentials | undefined) {
     this.config = config
-    this.#clients = clients
+    this.#credentials = credentials
   }
 
   /**
-   * Builds one client per endpoint. Reads TLS files eagerly, so a wrong path fails here.
-   * Does not contact etcd.
+   * Prepares the clients of every endpoint. Reads TLS files eagerly, so a wrong path fails
+   * here. Does not contact etcd.
    * @throws StewardError `CONFIG_INVALID` (no endpoints, mixed schemes), `ETCD_TLS` (unreadable TLS files)
    */
   static async create(config: EtcdConnectionConfig): Promise<EtcdClient> {
     if (config.endpoints.length === 0) {
       throw new StewardError('CONFIG_INVALID', 'etcd', 'no etcd endpoint given', { hints: ['pass --endpoints http://127.0.0.1:2379'] })
     }
-    const credentials = await readTlsFiles(config)
-    // Loaded here, not at the top: etcd3 and grpc take a noticeable share of start-up, and
-    // commands that never talk to etcd (list, restore without deltas, validate) skip them.
-    const libraries: ClientLibraries = { etcd3: await import('etcd3'), grpc: await import('@grpc/grpc-js') }
-    const clients = new Map<string, Etcd3>()
-    for (const endpoint of config.endpoints) clients.set(endpoint, buildClient(libraries, endpoint, config, credentials))
-    return new EtcdClient(config, clients)
+    return new EtcdClient(config, await readTlsFiles(config))
   }
 
   /** Endpoints in the order given. */
   get endpoints(): readonly string[] {
-    return [...this.#clients.keys()]
+    return [...this.config.endpoints]
   }
 
-  /** The raw etcd3 client of one endpoint (for calls this wrapper does not cover). */
+  /**
+   * The etcd3 client of one endpoint (for calls this wrapper does not cover). The first call
+   * loads etcd3 and grpc-js.
+   */
   clientFor(endpoint: string): Etcd3 {
     this.#assertOpen()
-    const client = this.#clients.get(endpoint)
-    if (!client) throw new StewardError('INTERNAL', 'etcd', `no client for endpoint ${endpoint}`)
+    if (!this.config.endpoints.includes(endpoint)) throw new StewardError('INTERNAL', 'etcd', `no client for endpoint ${endpoint}`)
+    let client = this.#clients.get(endpoint)
+    if (!client) {
+      client = buildClient(loadClientLibraries(), endpoint, this.config, this.#credentials)
+      this.#clients.set(endpoint, client)
+    }
     return client
   }
 
@@ -100,28 +107,18 @@ export class EtcdClient {
    * (mapped by {@link etcdError}) when none does. For idempotent reads only.
    */
   async onFirstAvailable<T>(action: string, fn: (client: Etcd3, endpoint: string) => Promise<T>): Promise<{ value: T; endpoint: string }> {
-    this.#assertOpen()
-    let last: StewardError | undefined
-    for (const [endpoint, client] of this.#clients) {
-      try {
-        return { value: await fn(client, endpoint), endpoint }
-      } catch (error) {
-        last = etcdError(error, action, endpoint)
-        if (last.code === 'ETCD_AUTH' || last.code === 'ETCD_TLS') throw last
-      }
-    }
-    throw last ?? new StewardError('INTERNAL', 'etcd', `${action}: no endpoints`)
+    return this.#firstAvailable(action, (endpoint) => fn(this.clientFor(endpoint), endpoint))
   }
 
   /**
-   * etcd's current revision (the header revision of a one-key range).
+   * etcd's current revision (the header revision of a one-key, keys-only range).
    * @throws StewardError `ETCD_UNREACHABLE`, `ETCD_TLS`, `ETCD_AUTH`
    */
   async currentRevision(): Promise<{ revision: number; endpoint: string }> {
-    const { value, endpoint } = await this.onFirstAvailable('reading the revision', async (client) => {
-      const response = await client.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true })
-      return Number(response.header.revision)
-    })
+    const request = encodeRangeRequest(Buffer.from([0]), 1, true)
+    const { value, endpoint } = await this.#firstAvailable('reading the revision', (endpoint) =>
+      this.#authorized(endpoint, async (channel, options) => decodeHeaderRevision(await channel.unary(METHODS.range, request, { ...options, timeoutMs: this.#callMs })),
+    ))
     return { revision: value, endpoint }
   }
 
@@ -149,33 +146,20 @@ export class EtcdClient {
   /**
    * Opens `Maintenance.Snapshot` on `endpoint` as a byte stream (database + 32-byte SHA-256
    * trailer), with the auth token attached and the snapshot deadline applied. Errors of the
-   * stream are {@link StewardError}s.
+   * stream are {@link StewardError}s; after `signal` aborts, the stream fails with its reason.
+   * @throws StewardError `ETCD_AUTH` / `ETCD_UNREACHABLE` when authentication fails
    */
   async snapshot(endpoint: string, signal?: AbortSignal): Promise<SnapshotSource> {
-    const client = this.clientFor(endpoint)
-    // etcd3's maintenance.snapshot() passes its arguments in the wrong order and drops the
-    // auth metadata; call the generated gRPC client through the pool instead.
-    const pool = (client as unknown as { pool: RawPool }).pool
-    let call: RawSnapshotCall
-    try {
-      call = await pool.withConnection('Maintenance', ({ client: raw, metadata }) =>
-        raw.snapshot({}, metadata, { deadline: Date.now() + this.config.snapshotTimeoutSeconds * 1000 }),
-      )
-    } catch (error) {
-      throw etcdError(error, 'starting the snapshot stream', endpoint)
-    }
-    const onAbort = () => call.cancel()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    // A deep buffer here keeps gRPC's HTTP/2 flow control from stalling on every downstream
-    // pause (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
-    const stream = Readable.from(blobs(call, endpoint), { objectMode: false, highWaterMark: SNAPSHOT_BUFFER_BYTES })
-    stream.once('close', () => {
-      signal?.removeEventListener('abort', onAbort)
-      // Cancelling makes grpc emit CANCELLED; nobody reads the call any more, so swallow it
-      // instead of letting it surface as an uncaught 'error' event.
-      call.on('error', () => undefined)
-      call.cancel()
+    this.#assertOpen()
+    const options = await this.#callOptions(endpoint)
+    const messages = this.#channel(endpoint).serverStream(METHODS.snapshot, encodeSnapshotRequest(), {
+      ...options,
+      timeoutMs: this.config.snapshotTimeoutSeconds * 1000,
+      signal,
     })
+    // A deep buffer here keeps HTTP/2 flow control from stalling on every downstream pause
+    // (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
+    const stream = Readable.from(blobs(messages, endpoint, signal), { objectMode: false, highWaterMark: SNAPSHOT_BUFFER_BYTES })
     return { endpoint, stream }
   }
 
@@ -184,6 +168,61 @@ export class EtcdClient {
     if (this.#closed) return
     this.#closed = true
     for (const client of this.#clients.values()) client.close()
+    for (const channel of this.#channels.values()) channel.close()
+  }
+
+  get #callMs(): number {
+    return this.config.connectionTimeoutSeconds * 1000
+  }
+
+  async #firstAvailable<T>(action: string, fn: (endpoint: string) => Promise<T>): Promise<{ value: T; endpoint: string }> {
+    this.#assertOpen()
+    let last: StewardError | undefined
+    for (const endpoint of this.config.endpoints) {
+      try {
+        return { value: await fn(endpoint), endpoint }
+      } catch (error) {
+        last = etcdError(error, action, endpoint)
+        if (last.code === 'ETCD_AUTH' || last.code === 'ETCD_TLS') throw last
+      }
+    }
+    throw last ?? new StewardError('INTERNAL', 'etcd', `${action}: no endpoints`)
+  }
+
+  #channel(endpoint: string): WireChannel {
+    this.#assertOpen()
+    let channel = this.#channels.get(endpoint)
+    if (!channel) {
+      channel = new WireChannel({ endpoint: wireUrl(endpoint, this.#credentials), tls: wireTls(this.#credentials, this.config), flowControlWindowBytes: FLOW_CONTROL_WINDOW_BYTES, maxMessageBytes: MAX_RECEIVE_BYTES })
+      this.#channels.set(endpoint, channel)
+    }
+    return channel
+  }
+
+  /** Call options carrying the auth token when a user is configured (authenticating once per endpoint). */
+  async #callOptions(endpoint: string): Promise<Pick<CallOptions, 'metadata'>> {
+    const { username, password } = this.config
+    if (!username) return {}
+    let token = this.#tokens.get(endpoint)
+    if (!token) {
+      const request = encodeAuthenticateRequest(username, password ?? '')
+      token = this.#channel(endpoint).unary(METHODS.authenticate, request, { timeoutMs: this.#callMs }).then(decodeAuthenticateToken)
+      token.catch(() => this.#tokens.delete(endpoint))
+      this.#tokens.set(endpoint, token)
+    }
+    return { metadata: { token: await token } }
+  }
+
+  /** Runs a wire call with auth; an expired token is renewed once. */
+  async #authorized<T>(endpoint: string, fn: (channel: WireChannel, options: Pick<CallOptions, 'metadata'>) => Promise<T>): Promise<T> {
+    const channel = this.#channel(endpoint)
+    try {
+      return await fn(channel, await this.#callOptions(endpoint))
+    } catch (error) {
+      if (!this.config.username || !/invalid auth token/i.test(messageOf(error))) throw error
+      this.#tokens.delete(endpoint)
+      return fn(channel, await this.#callOptions(endpoint))
+    }
   }
 
   #assertOpen(): void {
@@ -193,17 +232,14 @@ export class EtcdClient {
 
 // --- internal helpers ---
 
-interface RawSnapshotCall extends NodeJS.EventEmitter, AsyncIterable<{ blob: Buffer }> {
-  cancel(): void
-}
-interface RawPool {
-  withConnection<T>(service: string, fn: (ctx: { client: { snapshot(req: object, metadata: grpc.Metadata, options: grpc.CallOptions): RawSnapshotCall }; metadata: grpc.Metadata }) => T | Promise<T>): Promise<T>
-}
-
-async function* blobs(call: RawSnapshotCall, endpoint: string): AsyncIterable<Buffer> {
+async function* blobs(messages: AsyncIterable<Buffer>, endpoint: string, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
   try {
-    for await (const message of call) if (message.blob.length > 0) yield message.blob
+    for await (const message of messages) {
+      const blob = decodeSnapshotBlob(message)
+      if (blob.length > 0) yield blob
+    }
   } catch (error) {
+    if (signal?.aborted) throw error
     throw etcdError(error, 'streaming the snapshot', endpoint)
   }
 }
@@ -246,9 +282,30 @@ async function readTlsFiles(config: EtcdConnectionConfig): Promise<TlsCredential
 interface ClientLibraries {
   readonly etcd3: typeof import('etcd3')
   readonly grpc: typeof import('@grpc/grpc-js')
+  readonly noop: typeof import('cockatiel').noop
 }
 
-function buildClient({ etcd3, grpc }: ClientLibraries, endpoint: string, config: EtcdConnectionConfig, credentials: TlsCredentials | undefined): Etcd3 {
+/**
+ * etcd3, grpc-js and cockatiel, loaded on first use (synchronously: all three are CommonJS).
+ * They take a noticeable share of start-up, and `steward snapshot` never needs them.
+ */
+function loadClientLibraries(): ClientLibraries {
+  const require = createRequire(import.meta.url)
+  return { etcd3: require('etcd3'), grpc: require('@grpc/grpc-js'), noop: (require('cockatiel') as typeof import('cockatiel')).noop }
+}
+
+/** The wire channel's URL: https whenever TLS material is configured (as etcd3 does). */
+function wireUrl(endpoint: string, credentials: TlsCredentials | undefined): string {
+  const url = new URL(endpoint.includes('://') ? endpoint : `http://${endpoint}`)
+  return `${credentials ? 'https' : 'http'}://${url.host}`
+}
+
+function wireTls(credentials: TlsCredentials | undefined, config: EtcdConnectionConfig): ConstructorParameters<typeof WireChannel>[0]['tls'] {
+  if (!credentials) return undefined
+  return { ca: credentials.rootCertificate ?? undefined, cert: credentials.certChain, key: credentials.privateKey, rejectUnauthorized: !config.insecureSkipTlsVerify }
+}
+
+function buildClient({ etcd3, grpc, noop }: ClientLibraries, endpoint: string, config: EtcdConnectionConfig, credentials: TlsCredentials | undefined): Etcd3 {
   const callMs = config.connectionTimeoutSeconds * 1000
   const defragMs = config.defragTimeoutSeconds * 1000
   const options: IOptions = {

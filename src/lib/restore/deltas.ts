@@ -9,11 +9,15 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StewardError, isStewardError } from '../errors.ts'
-import { applyDeltaEvents, etcdCommitter } from '../delta/apply.ts'
+import { applyDeltaEvents, wireCommitter, type CommitGroup } from '../delta/apply.ts'
 import { readDeltaEvents, spoolDelta } from '../delta/decode.ts'
+import { WireChannel } from '../etcd/wire/transport.ts'
 import { garbageReleaser } from '../memory.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.ts'
+
+/** Deadline of one revision's transaction on the temporary etcd, in milliseconds. */
+const TXN_TIMEOUT_MS = 60_000
 
 export interface DeltaChainOptions {
   /** Restored data dir the temporary etcd runs on. */
@@ -93,15 +97,23 @@ export async function applyDeltaChain(store: BackupStore, deltas: readonly Store
 }
 
 async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
-  const commit = etcdCommitter(etcd.client)
+  const channel = new WireChannel({ endpoint: etcd.endpoint, flowControlWindowBytes: 1024 * 1024, maxMessageBytes: 16 * 1024 * 1024 })
+  try {
+    return await applyThrough(wireCommitter(channel, TXN_TIMEOUT_MS), etcd, store, deltas, options)
+  } finally {
+    channel.close()
+  }
+}
+
+async function applyThrough(commit: CommitGroup, etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
   let revision = await readRevision(etcd)
   let deltasApplied = 0
   let eventsApplied = 0
   let lastEventTime: string | undefined
   let sinceLean = 0
   let jsonBytesApplied = 0
-  // Deltas build many short-lived event objects; collect fully after each ~8 MiB of JSON.
-  const release = garbageReleaser({ minorEveryBytes: 4 * 1024 * 1024, majorEveryBytes: 8 * 1024 * 1024 })
+  // Deltas build many short-lived event objects; release them every ~4 MiB of JSON.
+  const release = garbageReleaser({ minorEveryBytes: 4 * 1024 * 1024 })
   const result = (end: DeltaChainResult['end'], failure?: DeltaChainResult['failure']): DeltaChainResult => ({
     deltasApplied, eventsApplied, revision, lastEventTime, end, ...(failure ? { failure } : {}),
   })

@@ -93,6 +93,15 @@ test('strings with escaped quotes and brackets do not confuse the splitter', () 
   const out = [...text].flatMap((ch) => splitter.push(Buffer.from(ch)))
   splitter.end()
   assert.equal(out.map((s) => JSON.parse(s)), [{ a: 'x"]}[,\\' }, { b: [1, { c: '}' }] }])
+  // Whole text and every two-piece split: several escapes and quotes within one chunk.
+  const many = '[{"k":"\\\\\\"\\\\","v":"a\\"b\\\\c"},{"w":"\\\\"}]'
+  const expected = JSON.parse(many) as unknown[]
+  for (let cut = 0; cut <= many.length; cut++) {
+    const split = new DeltaArraySplitter()
+    const parts = [...split.push(Buffer.from(many.slice(0, cut))), ...split.push(Buffer.from(many.slice(cut)))]
+    split.end()
+    assert.equal(parts.map((s) => JSON.parse(s)), expected, `cut at ${cut}`)
+  }
   const empty = new DeltaArraySplitter()
   assert.equal(empty.push(Buffer.from('[]')), [])
   empty.end()

@@ -1,0 +1,115 @@
+/**
+ * Protobuf bodies of the etcd calls `transport.ts` makes, encoded and decoded with
+ * protobufjs's minimal reader/writer (no schema parsing at run time). Field numbers are those
+ * of etcd 3.5's `api/etcdserverpb/rpc.proto` and `api/mvccpb/kv.proto`; decoders read only
+ * the fields steward needs and skip the rest by wire type, as protobuf requires.
+ */
+import protobuf from 'protobufjs/minimal.js'
+
+const { Reader, Writer } = protobuf
+
+export const METHODS = {
+  authenticate: '/etcdserverpb.Auth/Authenticate',
+  range: '/etcdserverpb.KV/Range',
+  txn: '/etcdserverpb.KV/Txn',
+  snapshot: '/etcdserverpb.Maintenance/Snapshot',
+} as const
+
+const LENGTH_DELIMITED = 2
+
+function tag(field: number, wireType: number): number {
+  return (field << 3) | wireType
+}
+
+/** Reads an int64/uint64 varint as a JS number (exact below 2^53: revisions, IDs' low bits are not needed). */
+function readInt64(reader: protobuf.Reader): number {
+  const value = reader.int64() as unknown as number | { toNumber(): number }
+  return typeof value === 'number' ? value : value.toNumber()
+}
+
+/** Calls `onField(field, wireType)` for each field; it must consume the field or return false to skip it. */
+function eachField(buffer: Uint8Array, onField: (reader: protobuf.Reader, field: number) => boolean): void {
+  const reader = Reader.create(buffer)
+  while (reader.pos < reader.len) {
+    const key = reader.uint32()
+    if (!onField(reader, key >>> 3)) reader.skipType(key & 7)
+  }
+}
+
+/** `ResponseHeader.revision` (field 3) of a message whose field 1 is a `ResponseHeader`. */
+export function decodeHeaderRevision(message: Uint8Array): number {
+  let revision = 0
+  eachField(message, (reader, field) => {
+    if (field !== 1) return false
+    eachField(reader.bytes(), (header, f) => {
+      if (f !== 3) return false
+      revision = readInt64(header)
+      return true
+    })
+    return true
+  })
+  return revision
+}
+
+/** `SnapshotRequest` has no fields. */
+export function encodeSnapshotRequest(): Uint8Array {
+  return new Uint8Array(0)
+}
+
+/**
+ * The `blob` (field 3) of one `SnapshotResponse` (fields: header 1, remaining_bytes 2, blob 3,
+ * version 4), as a view of `message`; empty when absent.
+ * @throws Error on a malformed message
+ */
+export function decodeSnapshotBlob(message: Buffer): Buffer {
+  let blob: Buffer | undefined
+  eachField(message, (reader, field) => {
+    if (field !== 3) return false
+    blob = reader.bytes() as Buffer
+    return true
+  })
+  return blob ?? Buffer.alloc(0)
+}
+
+/** `RangeRequest{key 1, limit 3, keys_only 8}`: the cheapest read that returns a header. */
+export function encodeRangeRequest(key: Uint8Array, limit: number, keysOnly: boolean): Uint8Array {
+  const writer = Writer.create().uint32(tag(1, LENGTH_DELIMITED)).bytes(key)
+  if (limit) writer.uint32(tag(3, 0)).int64(limit)
+  if (keysOnly) writer.uint32(tag(8, 0)).bool(true)
+  return writer.finish()
+}
+
+/** `AuthenticateRequest{name 1, password 2}`. */
+export function encodeAuthenticateRequest(name: string, password: string): Uint8Array {
+  return Writer.create().uint32(tag(1, LENGTH_DELIMITED)).string(name).uint32(tag(2, LENGTH_DELIMITED)).string(password).finish()
+}
+
+/** `AuthenticateResponse.token` (field 2). */
+export function decodeAuthenticateToken(message: Uint8Array): string {
+  let token = ''
+  eachField(message, (reader, field) => {
+    if (field !== 2) return false
+    token = reader.string()
+    return true
+  })
+  return token
+}
+
+/** One operation of a write-only transaction. */
+export type WriteOp = { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array } | { readonly type: 'delete'; readonly key: Uint8Array }
+
+/**
+ * `TxnRequest` with no compares and `ops` as its success branch: each a `RequestOp` holding a
+ * `PutRequest{key 1, value 2}` (field 2) or a single-key `DeleteRangeRequest{key 1}` (field 3).
+ */
+export function encodeWriteTxn(ops: readonly WriteOp[]): Uint8Array {
+  const writer = Writer.create()
+  for (const op of ops) {
+    writer.uint32(tag(2, LENGTH_DELIMITED)).fork()
+    writer.uint32(tag(op.type === 'put' ? 2 : 3, LENGTH_DELIMITED)).fork()
+    writer.uint32(tag(1, LENGTH_DELIMITED)).bytes(op.key)
+    if (op.type === 'put' && op.value.length > 0) writer.uint32(tag(2, LENGTH_DELIMITED)).bytes(op.value)
+    writer.ldelim().ldelim()
+  }
+  return writer.finish()
+}

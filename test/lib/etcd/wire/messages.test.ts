@@ -1,0 +1,68 @@
+/**
+ * The hand-picked protobuf fields of `wire/messages.ts`, checked against an independent codec:
+ * protobufjs compiling etcd's own `rpc.proto` (as shipped with the etcd3 package).
+ */
+import { createRequire } from 'node:module'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import protobuf from 'protobufjs'
+import {
+  decodeAuthenticateToken,
+  decodeHeaderRevision,
+  decodeSnapshotBlob,
+  encodeAuthenticateRequest,
+  encodeRangeRequest,
+  encodeWriteTxn,
+} from '../../../../src/lib/etcd/wire/messages.ts'
+
+const protoPath = createRequire(import.meta.url).resolve('etcd3/proto/rpc.proto')
+const root = await protobuf.load(protoPath)
+const type = (name: string) => root.lookupType(`etcdserverpb.${name}`)
+const plain = (name: string, bytes: Uint8Array) => type(name).toObject(type(name).decode(bytes), { longs: Number, bytes: Buffer, defaults: false })
+
+test('RangeRequest encodes key, limit and keys_only', () => {
+  const decoded = plain('RangeRequest', encodeRangeRequest(Buffer.from([0]), 1, true))
+  assert.equal(decoded, { key: Buffer.from([0]), limit: 1, keysOnly: true })
+})
+
+test('AuthenticateRequest and the token of AuthenticateResponse', () => {
+  assert.equal(plain('AuthenticateRequest', encodeAuthenticateRequest('root', 'pä$s')), { name: 'root', password: 'pä$s' })
+  const response = type('AuthenticateResponse').encode({ header: { revision: 7, memberId: 12345 }, token: 'abc.42' }).finish()
+  assert.is(decodeAuthenticateToken(Buffer.from(response)), 'abc.42')
+})
+
+test('header revision of a RangeResponse, large values and unknown fields included', () => {
+  const response = type('RangeResponse').encode({ header: { clusterId: 2 ** 60, memberId: 99, revision: 2 ** 40 + 3, raftTerm: 5 }, kvs: [{ key: Buffer.from('a'), value: Buffer.from('b'), modRevision: 4 }], count: 1, more: true }).finish()
+  assert.is(decodeHeaderRevision(Buffer.from(response)), 2 ** 40 + 3)
+  assert.is(decodeHeaderRevision(new Uint8Array(0)), 0)
+})
+
+test('snapshot blob is a view of the message, other fields skipped', () => {
+  const blob = Buffer.from('bbolt bytes…')
+  const message = Buffer.from(type('SnapshotResponse').encode({ header: { revision: 9 }, remainingBytes: 123456789, blob }).finish())
+  const decoded = decodeSnapshotBlob(message)
+  assert.equal(decoded, blob)
+  assert.is(decoded.buffer, message.buffer, 'no copy')
+  assert.is(decodeSnapshotBlob(Buffer.from(type('SnapshotResponse').encode({ remainingBytes: 0 }).finish())).length, 0)
+  assert.throws(() => decodeSnapshotBlob(message.subarray(0, message.length - 3)))
+})
+
+test('write txn: puts and single-key deletes in order, no compares, empty values omitted', () => {
+  const ops = [
+    { type: 'put', key: Buffer.from('/k1'), value: Buffer.from('v1') },
+    { type: 'delete', key: Buffer.from('/k2') },
+    { type: 'put', key: Buffer.from('/k3'), value: Buffer.alloc(0) },
+    { type: 'put', key: Buffer.from('/big'), value: Buffer.alloc(70_000, 7) },
+  ] as const
+  const decoded = plain('TxnRequest', encodeWriteTxn(ops))
+  assert.equal(decoded, {
+    success: [
+      { requestPut: { key: Buffer.from('/k1'), value: Buffer.from('v1') } },
+      { requestDeleteRange: { key: Buffer.from('/k2') } },
+      { requestPut: { key: Buffer.from('/k3') } },
+      { requestPut: { key: Buffer.from('/big'), value: Buffer.alloc(70_000, 7) } },
+    ],
+  })
+})
+
+test.run()
