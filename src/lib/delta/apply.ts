@@ -8,8 +8,6 @@
  * next group is decoded while it travels (parse/commit overlap, bounded to one group).
  */
 import { StewardError } from '../errors.ts'
-import { METHODS, decodeHeaderRevision, encodeWriteTxn } from '../etcd/wire/messages.ts'
-import type { WireChannel } from '../etcd/wire/transport.ts'
 import type { DeltaEvent } from './decode.ts'
 
 /** Commits one revision group; resolves the revision etcd assigned. */
@@ -41,17 +39,6 @@ export interface ApplyResult {
 
 /** Bytes a request spends per op beyond key and value (protobuf tags and lengths, generous). */
 const OP_OVERHEAD_BYTES = 16
-
-/**
- * A {@link CommitGroup} over steward's HTTP/2 transport: one `KV.Txn` of puts/deletes per
- * group, each call with a deadline of `timeoutMs`. (etcd3's `kv.txn` builds the same request
- * through grpc-js; the per-call CPU it saves matters on a 2-core machine where etcd needs the
- * other core.)
- * @throws GrpcStatusError or a connection error (the caller maps it)
- */
-export function wireCommitter(channel: WireChannel, timeoutMs: number): CommitGroup {
-  return async (group) => decodeHeaderRevision(await channel.unary(METHODS.txn, encodeWriteTxn(group), { timeoutMs }))
-}
 
 /**
  * Applies `events` (one delta, in order) through `commit`.

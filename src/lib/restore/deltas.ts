@@ -9,15 +9,11 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StewardError, isStewardError } from '../errors.ts'
-import { applyDeltaEvents, wireCommitter, type CommitGroup } from '../delta/apply.ts'
+import { applyDeltaEvents, type CommitGroup } from '../delta/apply.ts'
 import { readDeltaEvents, spoolDelta } from '../delta/decode.ts'
-import { WireChannel } from '../etcd/wire/transport.ts'
 import { garbageReleaser } from '../memory.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.ts'
-
-/** Deadline of one revision's transaction on the temporary etcd, in milliseconds. */
-const TXN_TIMEOUT_MS = 60_000
 
 export interface DeltaChainOptions {
   /** Restored data dir the temporary etcd runs on. */
@@ -97,15 +93,7 @@ export async function applyDeltaChain(store: BackupStore, deltas: readonly Store
 }
 
 async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
-  const channel = new WireChannel({ endpoint: etcd.endpoint, flowControlWindowBytes: 1024 * 1024, maxMessageBytes: 16 * 1024 * 1024 })
-  try {
-    return await applyThrough(wireCommitter(channel, TXN_TIMEOUT_MS), etcd, store, deltas, options)
-  } finally {
-    channel.close()
-  }
-}
-
-async function applyThrough(commit: CommitGroup, etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
+  const commit: CommitGroup = (group) => etcd.client.writeTxn(group)
   let revision = await readRevision(etcd)
   let deltasApplied = 0
   let eventsApplied = 0
@@ -176,8 +164,7 @@ function asDeltaFailure(error: unknown, delta: StoredSnapshot): StewardError | u
 }
 
 async function readRevision(etcd: TempEtcd): Promise<number> {
-  const response = await etcd.client.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true })
-  return Number(response.header.revision)
+  return etcd.client.revision()
 }
 
 /**
@@ -186,7 +173,7 @@ async function readRevision(etcd: TempEtcd): Promise<number> {
  */
 async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: number, revision: number): Promise<boolean> {
   if (sinceLean < (options.leanEveryDeltas ?? 10)) return false
-  await etcd.client.kv.compact({ revision, physical: true })
+  await etcd.client.compact(revision, true)
   return true
 }
 
@@ -198,12 +185,12 @@ async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: n
  * @returns whether it compacted
  */
 async function makeRoom(etcd: TempEtcd, options: DeltaChainOptions, revision: number, incomingJsonBytes: number): Promise<boolean> {
-  const status = await etcd.client.maintenance.status()
-  if (Number(status.dbSize) + 2 * incomingJsonBytes <= 0.8 * options.limits.quotaBackendBytes) return false
-  await etcd.client.kv.compact({ revision, physical: true }).catch((error: unknown) => {
+  const { dbSizeBytes } = await etcd.client.dbSize()
+  if (dbSizeBytes + 2 * incomingJsonBytes <= 0.8 * options.limits.quotaBackendBytes) return false
+  await etcd.client.compact(revision, true).catch((error: unknown) => {
     // Compacting at the revision compacted last time is harmless; anything else is not.
     if (!/compacted/i.test(String(error))) throw error
   })
-  await etcd.client.maintenance.defragment({})
+  await etcd.client.defragment()
   return true
 }

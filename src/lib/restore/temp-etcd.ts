@@ -11,9 +11,8 @@ import { createWriteStream } from 'node:fs'
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, dirname, join, resolve } from 'node:path'
-import { noop } from 'cockatiel'
-import type { Etcd3 } from 'etcd3'
 import { findEtcdTool } from '../etcd/binaries.ts'
+import { MemberClient } from '../etcd/wire/member-client.ts'
 import { StewardError, messageOf } from '../errors.ts'
 
 /** Limits of the temporary etcd (etcd-backup-restore's flag names and defaults). */
@@ -42,8 +41,8 @@ export interface TempEtcdOptions {
 
 export interface TempEtcd {
   readonly endpoint: string
-  /** Client with the send limit raised to the request limit, no retries, per-call deadlines. */
-  readonly client: Etcd3
+  /** Client of the temporary etcd (HTTP/2 transport, per-call deadlines, no retries). */
+  readonly client: MemberClient
   readonly pid: number
   /** Closes the client and stops etcd (SIGTERM, SIGKILL after 10 s). Idempotent. */
   stop(): Promise<void>
@@ -90,23 +89,11 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
   // A fresh log per attempt, so a start-up error shows this attempt's lines only.
   const logPath = join(options.workDir, 'etcd.log')
   const log = createWriteStream(logPath, { flags: 'w' })
-  // Loaded on first use (restores without deltas never start a temporary etcd), and before the
-  // spawn, so nothing can throw between starting etcd and being able to stop it.
-  const { Etcd3 } = await import('etcd3')
   const child = spawn(findEtcdTool('etcd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } })
   child.stdout?.pipe(log, { end: false })
   child.stderr?.pipe(log, { end: false })
   const guard = installGuards(child, options.signal)
-  const client = new Etcd3({
-    hosts: endpoint,
-    grpcOptions: {
-      'grpc.max_send_message_length': limits.maxRequestBytes + 64 * 1024,
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      'grpc.enable_http_proxy': 0,
-    },
-    faultHandling: { host: () => noop, global: noop },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (ctx.method === 'defragment' || ctx.method === 'compact' ? MAINTENANCE_MS : CALL_MS) }),
-  })
+  const client = new MemberClient({ endpoint, callTimeoutMs: CALL_MS, maintenanceTimeoutMs: MAINTENANCE_MS })
   let stopped: Promise<void> | undefined
   const stop = () => (stopped ??= (async () => {
     client.close()
@@ -124,7 +111,7 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
   return { endpoint, client, pid: child.pid ?? -1, stop }
 }
 
-async function waitReady(child: ChildProcess, client: Etcd3, options: TempEtcdOptions, logPath: string): Promise<void> {
+async function waitReady(child: ChildProcess, client: MemberClient, options: TempEtcdOptions, logPath: string): Promise<void> {
   const deadline = Date.now() + (options.readyTimeoutSeconds ?? 60) * 1000
   for (;;) {
     if (options.signal?.aborted) throw new StewardError('ABORTED', 'temp-etcd', 'restore aborted while the temporary etcd was starting')
@@ -134,7 +121,7 @@ async function waitReady(child: ChildProcess, client: Etcd3, options: TempEtcdOp
       })
     }
     try {
-      await client.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true }, { deadline: Date.now() + 2000 })
+      await client.revision(2000)
       return
     } catch (error) {
       if (Date.now() > deadline) {

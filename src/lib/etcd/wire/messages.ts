@@ -12,7 +12,10 @@ export const METHODS = {
   authenticate: '/etcdserverpb.Auth/Authenticate',
   range: '/etcdserverpb.KV/Range',
   txn: '/etcdserverpb.KV/Txn',
+  compact: '/etcdserverpb.KV/Compact',
   snapshot: '/etcdserverpb.Maintenance/Snapshot',
+  status: '/etcdserverpb.Maintenance/Status',
+  defragment: '/etcdserverpb.Maintenance/Defragment',
 } as const
 
 const LENGTH_DELIMITED = 2
@@ -53,7 +56,7 @@ export function decodeHeaderRevision(message: Uint8Array): number {
 
 /** `SnapshotRequest` has no fields. */
 export function encodeSnapshotRequest(): Uint8Array {
-  return new Uint8Array(0)
+  return EMPTY_REQUEST
 }
 
 /**
@@ -112,4 +115,27 @@ export function encodeWriteTxn(ops: readonly WriteOp[]): Uint8Array {
     writer.ldelim().ldelim()
   }
   return writer.finish()
+}
+
+/** `CompactionRequest{revision 1, physical 2}`. */
+export function encodeCompactionRequest(revision: number, physical: boolean): Uint8Array {
+  const writer = Writer.create().uint32(tag(1, 0)).int64(revision)
+  if (physical) writer.uint32(tag(2, 0)).bool(true)
+  return writer.finish()
+}
+
+/** Requests without fields (`StatusRequest`, `DefragmentRequest`, `SnapshotRequest`). */
+export const EMPTY_REQUEST = new Uint8Array(0)
+
+/** The fields of a `StatusResponse` steward reads: `dbSize` (3) and `dbSizeInUse` (9), in bytes. */
+export function decodeStatusSizes(message: Uint8Array): { dbSizeBytes: number; dbSizeInUseBytes: number } {
+  let dbSizeBytes = 0
+  let dbSizeInUseBytes = 0
+  eachField(message, (reader, field) => {
+    if (field === 3) dbSizeBytes = readInt64(reader)
+    else if (field === 9) dbSizeInUseBytes = readInt64(reader)
+    else return false
+    return true
+  })
+  return { dbSizeBytes, dbSizeInUseBytes }
 }

@@ -10,7 +10,9 @@ import {
   decodeAuthenticateToken,
   decodeHeaderRevision,
   decodeSnapshotBlob,
+  decodeStatusSizes,
   encodeAuthenticateRequest,
+  encodeCompactionRequest,
   encodeRangeRequest,
   encodeWriteTxn,
 } from '../../../../src/lib/etcd/wire/messages.ts'
@@ -63,6 +65,13 @@ test('write txn: puts and single-key deletes in order, no compares, empty values
       { requestPut: { key: Buffer.from('/big'), value: Buffer.alloc(70_000, 7) } },
     ],
   })
+})
+
+test('CompactionRequest and the sizes of a StatusResponse', () => {
+  assert.equal(plain('CompactionRequest', encodeCompactionRequest(2 ** 35 + 1, true)), { revision: 2 ** 35 + 1, physical: true })
+  assert.equal(plain('CompactionRequest', encodeCompactionRequest(12, false)), { revision: 12 })
+  const status = type('StatusResponse').encode({ header: { revision: 5 }, version: '3.5.16', dbSize: 336_228_352, leader: 7, raftIndex: 9, errors: ['NOSPACE'], dbSizeInUse: 300_000_000, isLearner: false }).finish()
+  assert.equal(decodeStatusSizes(Buffer.from(status)), { dbSizeBytes: 336_228_352, dbSizeInUseBytes: 300_000_000 })
 })
 
 test.run()
