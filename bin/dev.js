@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --expose-gc
+#!/usr/bin/env -S node --expose-gc --max-semi-space-size=4
 // Development entry: loads the commands from src/ (TypeScript, run directly by Node 24's type
 // stripping) and ignores the built manifest, so an edit needs no build. bin/run.js runs dist/.
 import { readFileSync } from 'node:fs'

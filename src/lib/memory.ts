@@ -41,7 +41,7 @@ export function garbageReleaser(options: ReleaserOptions = {}): (totalBytes: num
   const gc = (globalThis as { gc?: GcFunction }).gc
   if (typeof gc !== 'function') return () => undefined
   const minorEvery = options.minorEveryBytes ?? MINOR_EVERY_BYTES
-  let ceiling = Number(process.env.XCEIL ?? 0) || (options.rssCeilingBytes ?? RSS_CEILING_BYTES)
+  let ceiling = options.rssCeilingBytes ?? RSS_CEILING_BYTES
   let next = minorEvery
   return (totalBytes) => {
     if (totalBytes < next) return
@@ -50,7 +50,7 @@ export function garbageReleaser(options: ReleaserOptions = {}): (totalBytes: num
       gc({ type: 'minor' })
       return
     }
-    gc({ type: "major" }); if (process.env.XDEBUG) console.error("major", process.memoryUsage.rss() >> 20, ceiling >> 20)
+    gc({ type: 'major' })
     const floor = process.memoryUsage.rss()
     if (floor + CEILING_MARGIN_BYTES > ceiling) ceiling = floor + CEILING_MARGIN_BYTES
   }
