@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { Etcd3, IOptions } from 'etcd3'
 import { StewardError, messageOf } from '../errors.ts'
 import type { EtcdConnectionConfig } from './config.ts'
@@ -152,14 +152,16 @@ export class EtcdClient {
   async snapshot(endpoint: string, signal?: AbortSignal): Promise<SnapshotSource> {
     this.#assertOpen()
     const options = await this.#callOptions(endpoint)
-    const messages = this.#channel(endpoint).serverStream(METHODS.snapshot, encodeSnapshotRequest(), {
+    // A deep buffer here keeps HTTP/2 flow control from stalling on every downstream pause
+    // (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
+    const stream = this.#channel(endpoint).serverStreamReadable(METHODS.snapshot, encodeSnapshotRequest(), decodeSnapshotBlob, {
       ...options,
       timeoutMs: this.config.snapshotTimeoutSeconds * 1000,
       signal,
+      highWaterMark: SNAPSHOT_BUFFER_BYTES,
+      // After an abort, the abort's reason passes through unchanged.
+      mapError: (error) => (signal?.aborted ? (error as Error) : etcdError(error, 'streaming the snapshot', endpoint)),
     })
-    // A deep buffer here keeps HTTP/2 flow control from stalling on every downstream pause
-    // (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
-    const stream = Readable.from(blobs(messages, endpoint, signal), { objectMode: false, highWaterMark: SNAPSHOT_BUFFER_BYTES })
     return { endpoint, stream }
   }
 
@@ -231,18 +233,6 @@ export class EtcdClient {
 }
 
 // --- internal helpers ---
-
-async function* blobs(messages: AsyncIterable<Buffer>, endpoint: string, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
-  try {
-    for await (const message of messages) {
-      const blob = decodeSnapshotBlob(message)
-      if (blob.length > 0) yield blob
-    }
-  } catch (error) {
-    if (signal?.aborted) throw error
-    throw etcdError(error, 'streaming the snapshot', endpoint)
-  }
-}
 
 interface TlsCredentials {
   rootCertificate: Buffer

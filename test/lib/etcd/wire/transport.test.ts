@@ -185,4 +185,49 @@ test('a refused connection fails the call with the socket error', async () => {
   }
 })
 
+
+test('streaming as a Readable: mapped messages, status at the end, deadline, mapped errors, destroy cancels', async () => {
+  let closedByClient = 0
+  const s = await server((stream, headers) => {
+    stream.on('close', () => closedByClient++)
+    const path = headers[':path']
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true })
+    if (path === '/ok') {
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }))
+      const body = Buffer.concat([frame(Buffer.from('ab')), frame(Buffer.from('')), frame(Buffer.alloc(50_000, 3))])
+      stream.write(body.subarray(0, 9))
+      stream.end(body.subarray(9))
+    } else if (path === '/fail') {
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '14', 'grpc-message': 'leader changed' }))
+      stream.end(frame(Buffer.from('x')))
+    } else {
+      stream.write(frame(Buffer.from('first')))
+    }
+  })
+  const c = channel(s.url)
+  const read = async (r: NodeJS.ReadableStream) => {
+    const out: Buffer[] = []
+    for await (const chunk of r) out.push(chunk as Buffer)
+    return Buffer.concat(out)
+  }
+  try {
+    const upper = (m: Buffer) => Buffer.from(m.toString('latin1').toUpperCase(), 'latin1')
+    assert.equal(await read(c.serverStreamReadable('/ok', Buffer.alloc(0), upper)), Buffer.concat([Buffer.from('AB'), Buffer.alloc(50_000, 3)]))
+    const mapped = await failure(read(c.serverStreamReadable('/fail', Buffer.alloc(0), (m) => m, { mapError: (e) => new Error(`mapped: ${(e as Error).message}`) })))
+    assert.is(mapped.message, 'mapped: 14 UNAVAILABLE: leader changed')
+    const late = (await failure(read(c.serverStreamReadable('/hang', Buffer.alloc(0), (m) => m, { timeoutMs: 200 })))) as GrpcStatusError
+    assert.is(late.code, 4)
+    const stream = c.serverStreamReadable('/hang', Buffer.alloc(0), (m) => m)
+    const [first] = (await (async () => {
+      for await (const chunk of stream) return [chunk as Buffer]
+      return []
+    })()) as Buffer[]
+    assert.equal(first, Buffer.from('first'))
+  } finally {
+    c.close()
+    await s.close()
+  }
+  assert.is(closedByClient, 4, 'every server stream was closed')
+})
+
 test.run()
