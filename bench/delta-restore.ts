@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util'
 import { noop } from 'cockatiel'
 import { Etcd3 } from 'etcd3'
 import { findEtcdTool } from '../src/lib/etcd/binaries.ts'
-import { TEMP_ETCD_DEFAULTS } from '../src/lib/restore/temp-etcd.ts'
+import { TEMP_ETCD_DEFAULTS, TEMP_ETCD_SNAPSHOT_COUNT } from '../src/lib/restore/temp-etcd.ts'
 import { BackupStore, type StoredSnapshot } from '../src/lib/snapshot/backup-store.ts'
 import localSnapstore from '../src/lib/snapstore/drivers/local.ts'
 import { readBboltRevision } from '../src/lib/validate/bbolt.ts'
@@ -73,7 +73,7 @@ const RSS_GROWTH_MIB = 10
 const RATIO_TARGET = 0.9
 const LIMITS = TEMP_ETCD_DEFAULTS
 /** The temporary etcd's flags (src/lib/restore/temp-etcd.ts), for the baseline etcd. */
-const TEMP_ETCD_ARGS = ['--unsafe-no-fsync', `--max-request-bytes=${LIMITS.maxRequestBytes}`, `--max-txn-ops=${LIMITS.maxTxnOps}`, '--auto-compaction-retention=0', '--log-level=warn']
+const TEMP_ETCD_ARGS = ['--unsafe-no-fsync', `--max-request-bytes=${LIMITS.maxRequestBytes}`, `--max-txn-ops=${LIMITS.maxTxnOps}`, '--auto-compaction-retention=0', `--snapshot-count=${TEMP_ETCD_SNAPSHOT_COUNT}`, '--log-level=warn']
 
 interface Volume {
   label: string
