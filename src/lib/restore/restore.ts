@@ -9,15 +9,14 @@
  * restore` into the work dir → read the restored database's revision → apply deltas (one at a
  * time, streamed) → rename into place. The target is touched only by that final rename.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { StewardError, isStewardError } from '../errors.ts'
 import { rfc3339ToNanos } from '../delta/apply.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
-import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES } from '../snapshot/verify.ts'
+import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
 import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
@@ -220,7 +219,7 @@ async function restoreWhileVerifying(path: string, target: string, member: Resto
   const restoring = etcdutlRestore(path, target, member, true, etcdutlSignal, source)
   restoring.catch(() => undefined)
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), new FullSnapshotVerifier({ source }), new Writable({ write: (_chunk, _encoding, done) => done() }), signal ? { signal } : {})
+    await verifySnapshotFile(path, source, signal)
   } catch (error) {
     stopEtcdutl.abort()
     await restoring.catch(() => undefined)

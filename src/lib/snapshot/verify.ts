@@ -7,6 +7,7 @@
  * meta page. Memory: O(1) (a 32-byte tail).
  */
 import { createHash, type Hash } from 'node:crypto'
+import { open } from 'node:fs/promises'
 import { Transform, type TransformCallback } from 'node:stream'
 import { StewardError } from '../errors.ts'
 import { garbageReleaser } from '../memory.ts'
@@ -82,13 +83,47 @@ export class FullSnapshotVerifier extends Transform {
     }
     const actual = this.#hash.digest()
     if (!this.#options.skipHashCheck && !actual.equals(this.#tail)) {
-      callback(new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} fails its SHA-256 check: trailer ${this.#tail.toString('hex')}, content ${actual.toString('hex')}`, {
-        details: { source, expected: this.#tail.toString('hex'), actual: actual.toString('hex') },
-      }))
+      callback(trailerMismatch(source, this.#tail, actual))
       return
     }
     this.digest = { dbSizeBytes: this.#total - TRAILER_BYTES, sha256: actual.toString('hex') }
     callback()
+  }
+}
+
+function trailerMismatch(source: string, trailer: Buffer, actual: Buffer): StewardError {
+  return new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} fails its SHA-256 check: trailer ${trailer.toString('hex')}, content ${actual.toString('hex')}`, {
+    details: { source, expected: trailer.toString('hex'), actual: actual.toString('hex') },
+  })
+}
+
+/**
+ * Checks the SHA-256 trailer of a full snapshot file in place (length and bbolt header are the
+ * caller's): hashes all but the last 32 bytes through one reused 1 MiB buffer, so it allocates
+ * nothing per chunk whatever the file size.
+ * @throws StewardError `SNAPSHOT_CORRUPT` (too short, digest mismatch) naming `source`; `ABORTED` when `signal` aborts
+ */
+export async function verifySnapshotFile(path: string, source: string, signal?: AbortSignal): Promise<void> {
+  const file = await open(path, 'r')
+  try {
+    const size = (await file.stat()).size
+    if (size < TRAILER_BYTES) throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} is shorter than its SHA-256 trailer (${size} bytes)`, { details: { source, sizeBytes: size } })
+    const hash = createHash('sha256')
+    const buffer = Buffer.allocUnsafe(1024 * 1024)
+    const contentBytes = size - TRAILER_BYTES
+    for (let at = 0; at < contentBytes; ) {
+      if (signal?.aborted) throw new StewardError('ABORTED', 'snapshot', `checking ${source} aborted`, { cause: signal.reason })
+      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, contentBytes - at), at)
+      if (bytesRead === 0) throw new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${source} shrank while being checked`, { details: { source } })
+      hash.update(buffer.subarray(0, bytesRead))
+      at += bytesRead
+    }
+    const trailer = Buffer.alloc(TRAILER_BYTES)
+    await file.read(trailer, 0, TRAILER_BYTES, contentBytes)
+    const actual = hash.digest()
+    if (!actual.equals(trailer)) throw trailerMismatch(source, trailer, actual)
+  } finally {
+    await file.close()
   }
 }
 
