@@ -78,6 +78,8 @@ export class WireChannel {
   readonly #options: WireChannelOptions
   #session: ClientHttp2Session | undefined
   #closed = false
+  /** Calls in flight, per session. */
+  readonly #active = new WeakMap<ClientHttp2Session, number>()
 
   constructor(options: WireChannelOptions) {
     this.endpoint = options.endpoint
@@ -176,7 +178,12 @@ export class WireChannel {
       ...(options.timeoutMs !== undefined ? { 'grpc-timeout': `${Math.max(1, Math.ceil(options.timeoutMs))}m` } : {}),
       ...options.metadata,
     }
-    const stream = this.#connect().request(headers)
+    const session = this.#connect()
+    const stream = session.request(headers)
+    // The session is unref'd while idle; a call in flight keeps the process alive.
+    const active = this.#active.get(session) ?? 0
+    this.#active.set(session, active + 1)
+    if (active === 0) session.ref()
     let responseHeaders: IncomingHttpHeaders | undefined
     let trailers: IncomingHttpHeaders | undefined
     stream.once('response', (h) => (responseHeaders = h))
@@ -200,6 +207,7 @@ export class WireChannel {
     frame.set(request, 5)
     stream.end(frame)
     const reader = new GrpcMessageReader(this.#options.maxMessageBytes)
+    let released = false
     return {
       stream,
       reader,
@@ -210,6 +218,11 @@ export class WireChannel {
         checkStatus(responseHeaders, trailers, path)
       },
       release: () => {
+        if (released) return
+        released = true
+        const left = (this.#active.get(session) ?? 1) - 1
+        this.#active.set(session, left)
+        if (left === 0 && !session.destroyed) session.unref()
         clearTimeout(timer)
         options.signal?.removeEventListener('abort', onAbort)
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL)

@@ -4,6 +4,7 @@
  * errors, non-gRPC HTTP statuses, missing status, a server that never answers (deadline),
  * an aborted call, and a refused connection.
  */
+import { spawn } from 'node:child_process'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
@@ -228,6 +229,35 @@ test('streaming as a Readable: mapped messages, status at the end, deadline, map
     await s.close()
   }
   assert.is(closedByClient, 4, 'every server stream was closed')
+})
+
+test('a call in flight keeps the process alive though the idle connection does not', async () => {
+  const s = await server((stream) => {
+    // Answer late: only the call itself can keep the client process waiting for it.
+    const timer = setTimeout(() => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true })
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }))
+      stream.end(frame(Buffer.from('late answer')))
+    }, 300)
+    stream.on('close', () => clearTimeout(timer))
+  })
+  try {
+    const transport = new URL('../../../../src/lib/etcd/wire/transport.ts', import.meta.url).href
+    const script = `const { WireChannel } = await import(${JSON.stringify(transport)});
+const c = new WireChannel({ endpoint: ${JSON.stringify(s.url)}, flowControlWindowBytes: 65536, maxMessageBytes: 65536 });
+const answer = await c.unary('/svc/Late', new Uint8Array(0));
+console.log(answer.toString());`
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.on('close', (c) => resolve({ stdout: out, code: c }))
+    })
+    assert.is(code, 0)
+    assert.is(stdout.trim(), 'late answer')
+  } finally {
+    await s.close()
+  }
 })
 
 test.run()
