@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isStewardError } from '../../../src/lib/errors.ts'
-import { assertReplaceable, recoverInterruptedSwap, swapIntoPlace } from '../../../src/lib/restore/data-dir.ts'
+import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from '../../../src/lib/restore/data-dir.ts'
 
 const test = suite<{ dir: string }>('data dir replacement', { dir: '' })
 
@@ -19,6 +19,29 @@ async function dirWith(path: string, file: string, content: string): Promise<voi
   await mkdir(path, { recursive: true })
   await writeFile(join(path, file), content)
 }
+
+test('a data dir that is a mount point is refused before anything is created beside it', async () => {
+  // /proc is its own filesystem on Linux, so it stands in for a volume mounted at --data-dir.
+  assert.is.not((await stat('/proc')).dev, (await stat('/')).dev, 'premise: /proc is a mount point')
+  const before = await readdir('/')
+  let error: unknown
+  try {
+    await makeWorkDir('/proc')
+  } catch (caught) {
+    error = caught
+  }
+  const created = (await readdir('/')).filter((name) => !before.includes(name) && name.startsWith('.proc.steward-restore-'))
+  for (const name of created) await rm(join('/', name), { recursive: true, force: true })
+  assert.ok(isStewardError(error, 'CONFIG_INVALID'), String(error))
+  assert.match((error as Error).message, /--data-dir \/proc is a mount point/)
+  assert.equal(created, [])
+})
+
+test('the work dir of an ordinary data dir sits beside it, hidden, mode 0700', async ({ dir }) => {
+  const work = await makeWorkDir(join(dir, 'new.etcd'))
+  assert.match(work, new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\.new\\.etcd\\.steward-restore-[0-9a-f]{8}$`))
+  assert.is((await stat(work)).mode & 0o777, 0o700)
+})
 
 test('a non-empty data dir is refused without force, accepted with it', async ({ dir }) => {
   const target = join(dir, 'data.etcd')
