@@ -368,4 +368,32 @@ test('continuous: initial full on an empty store, the period cuts a delta and sk
   }
 })
 
+test('continuous: a shutdown right after writes still stores everything etcd had committed (catch-up), without a full snapshot', async ({ cluster, work, client }) => {
+  const { store } = newStore(work)
+  const etcd = await etcdFor(cluster.endpoints)
+  // A full snapshot first, so the run below only watches.
+  await takeFullSnapshot(etcd, store, { compression: 'gzip' })
+  const controller = new AbortController()
+  const events: SnapshotEvent[] = []
+  try {
+    for (let i = 0; i < 60; i++) await client.put(`catchup/${i}`).value(`v${i}`.repeat(20))
+    const target = await revisionOf(client)
+    // Stop at once: the signal arrives before the watch has even opened, so only the
+    // shutdown catch-up can store these events.
+    const running = runDeltaSnapshots(etcd, store, { compression: 'gzip', periodSeconds: 3600, memoryLimitBytes: 4000, signal: controller.signal, onEvent: (e) => events.push(e) })
+    controller.abort()
+    const result = await running
+    assert.is(result.lastRevision, target, 'the store reaches the revision etcd had at the signal')
+    assert.is(result.fulls.length, 0)
+    const listing = (await store.list()).filter((s) => s.kind === 'Incr')
+    assert.ok(listing.length >= 2, `the memory limit still splits the caught-up events (${listing.length} deltas)`)
+    assert.is(listing.at(-1)!.lastRevision, target)
+    for (let i = 1; i < listing.length; i++) assert.is(listing[i]!.startRevision, listing[i - 1]!.lastRevision + 1, 'continuous ranges')
+    assert.ok(events.every((e) => e.type !== 'catch-up-failed'))
+  } finally {
+    controller.abort()
+    etcd.close()
+  }
+})
+
 test.run()

@@ -53,6 +53,12 @@ export interface DeltaSnapshotOptions {
   readonly now?: () => Date
 }
 
+/** Options of {@link takeDeltaSnapshot} only. */
+export interface OneShotDeltaOptions extends DeltaSnapshotOptions {
+  /** Take a full snapshot when the chain cannot continue (no snapshot yet, compacted start). When false, such a case stores nothing and reports `empty` with the reason. @default true */
+  readonly fallBackToFull?: boolean
+}
+
 /** What `steward snapshot --kind delta` reports. */
 export interface DeltaSnapshotResult {
   readonly kind: 'Incr'
@@ -193,7 +199,7 @@ async function previousRevision(store: BackupStore): Promise<number | null> {
  *   `STORE_*`, `ABORTED` (deltas completed before the abort stay stored), and the errors of
  *   {@link takeFullSnapshot} when it falls back
  */
-export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, options: DeltaSnapshotOptions): Promise<DeltaSnapshotResult> {
+export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, options: OneShotDeltaOptions): Promise<DeltaSnapshotResult> {
   const started = performance.now()
   const now = options.now ?? (() => new Date())
   const limit = memoryLimit(options.memoryLimitBytes)
@@ -208,6 +214,7 @@ export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, op
     durationSeconds: (performance.now() - started) / 1000,
   })
   const fallBack = async (reason: string, deltas: readonly StoredDelta[]) => {
+    if (options.fallBackToFull === false) return finish({ outcome: 'empty', deltas, full: null, reason })
     const full = await takeFullSnapshot(etcd, store, { compression: options.compression, ...(options.signal ? { signal: options.signal } : {}), now })
     return finish({ outcome: 'full', deltas, full, reason })
   }
@@ -261,6 +268,8 @@ export type SnapshotEvent =
   | { readonly type: 'reconnect'; readonly endpoint: string; readonly fromRevision: number; readonly error: StewardError }
   /** Events of one watch response were added to the pending delta. */
   | { readonly type: 'watched'; readonly lastRevision: number; readonly pendingEvents: number; readonly pendingJsonBytes: number }
+  /** The shutdown catch-up could not store the last events (they stay in etcd for the next run). */
+  | { readonly type: 'catch-up-failed'; readonly error: StewardError }
 
 export interface ContinuousDeltaOptions extends DeltaSnapshotOptions {
   /** Cut a delta this often when there are events, seconds (> 0). @default 20 */
@@ -382,7 +391,39 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
       watch.close()
     }
   }
+  if (signal?.aborted) last = await catchUpOnShutdown(etcd, store, options, last, deltas)
   return { kind: 'watch', fulls, deltas, reconnects, lastRevision: last, durationSeconds: (performance.now() - started) / 1000 }
+}
+
+/** How long the shutdown catch-up of {@link runDeltaSnapshots} may take, in seconds. */
+export const SHUTDOWN_CATCH_UP_SECONDS = 10
+
+/**
+ * After a shutdown signal: stores the events etcd had already committed that the watch had not
+ * delivered yet (it may still have been connecting, or behind), so the store reaches etcd's
+ * revision of that moment. Bounded by {@link SHUTDOWN_CATCH_UP_SECONDS}; never takes a full
+ * snapshot. A failure is reported as an event and leaves the store as it was: the next run
+ * continues from the last stored revision, so nothing is lost either way.
+ * @returns the store's last revision afterwards
+ */
+async function catchUpOnShutdown(etcd: EtcdClient, store: BackupStore, options: ContinuousDeltaOptions, last: number, deltas: StoredDelta[]): Promise<number> {
+  try {
+    const result = await takeDeltaSnapshot(etcd, store, {
+      compression: options.compression,
+      ...(options.memoryLimitBytes !== undefined ? { memoryLimitBytes: options.memoryLimitBytes } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      signal: AbortSignal.timeout(SHUTDOWN_CATCH_UP_SECONDS * 1000),
+      fallBackToFull: false,
+    })
+    for (const snapshot of result.deltas) {
+      deltas.push(snapshot)
+      options.onEvent?.({ type: 'delta', snapshot, trigger: 'shutdown' })
+    }
+    return result.deltas.at(-1)?.lastRevision ?? last
+  } catch (error) {
+    options.onEvent?.({ type: 'catch-up-failed', error: isStewardError(error) ? error : new StewardError('INTERNAL', 'delta', messageOf(error), { cause: error }) })
+    return last
+  }
 }
 
 /**

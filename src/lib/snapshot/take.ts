@@ -102,6 +102,8 @@ export function describeSnapshotEvent(event: SnapshotEvent): string | null {
       return `Stored full snapshot ${event.snapshot.key} (revision ${event.snapshot.revision}): ${event.reason}`
     case 'delta':
       return `Stored ${event.snapshot.key} (revisions ${event.snapshot.startRevision}..${event.snapshot.lastRevision}, ${event.snapshot.eventCount} events, trigger ${event.trigger})`
+    case 'catch-up-failed':
+      return `Could not store the last events at shutdown (${event.error.reason}); they stay in etcd and the next run continues from the store`
     default:
       return null
   }
