@@ -19,32 +19,8 @@
 import http2 from 'node:http2'
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, SecureClientSessionOptions } from 'node:http2'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
-
-/** gRPC status codes by number (grpc/grpc doc/statuscodes.md). */
-const STATUS_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
-] as const
-
-export const GRPC_DEADLINE_EXCEEDED = 4
-export const GRPC_UNAVAILABLE = 14
-export const GRPC_UNAUTHENTICATED = 16
-
-/**
- * A call that ended with a non-OK gRPC status. The message has grpc-js's shape
- * (`14 UNAVAILABLE: …`), so `etcdError` classifies both clients' errors alike.
- */
-export class GrpcStatusError extends Error {
-  readonly code: number
-  readonly details: string
-
-  constructor(code: number, details: string) {
-    super(`${code} ${STATUS_NAMES[code] ?? 'UNKNOWN'}: ${details}`)
-    this.name = 'GrpcStatusError'
-    this.code = code
-    this.details = details
-  }
-}
+import { GrpcMessageReader } from './framing.ts'
+import { GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, GrpcStatusError, checkStatus } from './status.ts'
 
 export interface WireChannelOptions {
   /** `http://host:port` or `https://host:port`. */
@@ -274,103 +250,4 @@ interface OpenCall {
   finish(): void
   /** Clears the deadline and abort listener, cancels the stream if still open. Idempotent. */
   release(): void
-}
-
-/** Status of a finished call. @throws GrpcStatusError unless OK */
-function checkStatus(headers: IncomingHttpHeaders | undefined, trailers: IncomingHttpHeaders | undefined, path: string): void {
-  if (!headers) throw new GrpcStatusError(GRPC_UNAVAILABLE, `${path}: the stream ended without response headers`)
-  const httpStatus = Number(headers[':status'])
-  if (httpStatus !== 200) throw new GrpcStatusError(statusForHttp(httpStatus), `${path}: HTTP status ${httpStatus}`)
-  const source = trailers?.['grpc-status'] !== undefined ? trailers : headers
-  const status = source['grpc-status']
-  if (status === undefined) throw new GrpcStatusError(13, `${path}: the stream ended without a grpc-status`)
-  const code = Number(status)
-  if (code === 0) return
-  const message = source['grpc-message']
-  throw new GrpcStatusError(code, typeof message === 'string' ? decodeGrpcMessage(message) : `${path} failed`)
-}
-
-/** HTTP status → gRPC status for responses that are not gRPC (PROTOCOL-HTTP2.md, http-grpc-status-mapping.md). */
-function statusForHttp(status: number): number {
-  if (status === 400) return 13
-  if (status === 401) return GRPC_UNAUTHENTICATED
-  if (status === 403) return 7
-  if (status === 404) return 12
-  if (status === 429 || status === 502 || status === 503 || status === 504) return GRPC_UNAVAILABLE
-  return 2
-}
-
-function decodeGrpcMessage(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
-
-/**
- * Splits an HTTP/2 body into gRPC messages. A message that arrives within one chunk is
- * returned as a view of it; one spread over chunks is assembled in a buffer of its length.
- */
-export class GrpcMessageReader {
-  readonly #maxBytes: number
-  readonly #header = Buffer.alloc(5)
-  #headerFill = 0
-  #message: Buffer | undefined
-  #messageFill = 0
-
-  constructor(maxBytes: number) {
-    this.#maxBytes = maxBytes
-  }
-
-  /** @throws GrpcStatusError for a compressed or oversized message */
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = []
-    let at = 0
-    while (at < chunk.length) {
-      if (!this.#message) {
-        let length: number
-        if (this.#headerFill === 0 && chunk.length - at >= 5) {
-          length = this.#lengthOf(chunk, at)
-          at += 5
-        } else {
-          const take = Math.min(5 - this.#headerFill, chunk.length - at)
-          chunk.copy(this.#header, this.#headerFill, at, at + take)
-          this.#headerFill += take
-          at += take
-          if (this.#headerFill < 5) break
-          this.#headerFill = 0
-          length = this.#lengthOf(this.#header, 0)
-        }
-        if (chunk.length - at >= length) {
-          out.push(chunk.subarray(at, at + length))
-          at += length
-          continue
-        }
-        this.#message = Buffer.allocUnsafe(length)
-        this.#messageFill = 0
-      }
-      const take = Math.min(this.#message.length - this.#messageFill, chunk.length - at)
-      chunk.copy(this.#message, this.#messageFill, at, at + take)
-      this.#messageFill += take
-      at += take
-      if (this.#messageFill === this.#message.length) {
-        out.push(this.#message)
-        this.#message = undefined
-      }
-    }
-    return out
-  }
-
-  /** @throws GrpcStatusError when the body ended inside a message */
-  end(): void {
-    if (this.#message || this.#headerFill > 0) throw new GrpcStatusError(13, 'the response ended inside a message')
-  }
-
-  #lengthOf(buffer: Buffer, at: number): number {
-    if (buffer[at]! & 1) throw new GrpcStatusError(13, 'received a compressed message; none was requested')
-    const length = buffer.readUInt32BE(at + 1)
-    if (length > this.#maxBytes) throw new GrpcStatusError(8, `received a ${length}-byte message, more than the ${this.#maxBytes}-byte limit`)
-    return length
-  }
 }

@@ -9,7 +9,9 @@ import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GrpcMessageReader, GrpcStatusError, WireChannel } from '../../../../src/lib/etcd/wire/transport.ts'
+import { GrpcMessageReader } from '../../../../src/lib/etcd/wire/framing.ts'
+import { GrpcStatusError } from '../../../../src/lib/etcd/wire/status.ts'
+import { WireChannel } from '../../../../src/lib/etcd/wire/transport.ts'
 
 function frame(message: Buffer, flags = 0): Buffer {
   const header = Buffer.alloc(5)
