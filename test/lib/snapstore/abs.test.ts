@@ -18,6 +18,7 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startAzurite, type AzuriteHandle } from '../../harness/azurite.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { listingFaultCases } from './listing-faults.ts'
 import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 
@@ -99,40 +100,14 @@ const contract = snapstoreContract('ABS (Azurite)', {
       assert.equal(await blocksOf(containerOf.get(store)!, 'r/v2/Full-00000000-00000002-1700000000'), { committed: 3, uncommitted: 0 })
     })
 
-    test('ABS: a 503 burst in the middle of a paginated listing is retried', async ({ store }) => {
-      const { proxy } = env()
-      const paged = openStore(containerOf.get(store)!, { listPageSize: 2 })
-      const keys = Array.from({ length: 7 }, (_, i) => `l/v2/Incr-${String(i + 1).padStart(8, '0')}-${String(i + 1).padStart(8, '0')}-1700000000`)
-      for (const key of keys) await paged.put(key, Readable.from([Buffer.from(key)]))
-      const seen: string[] = []
-      for await (const info of paged.list('l/')) {
-        if (seen.length === 0) proxy.failNext(3, 503) // first page done; fail the next page three times
-        seen.push(info.key)
-      }
-      assert.equal(seen.sort(), keys)
-      await paged.dispose?.()
-    })
-
-    test('ABS: a listing whose later page keeps failing throws STORE_FAILED, never a short list', async ({ store }) => {
-      const { proxy } = env()
-      const container = containerOf.get(store)!
-      const paged = openStore(container, { listPageSize: 2, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } })
-      for (let i = 0; i < 5; i++) await paged.put(`k/v2/o${i}`, Readable.from([Buffer.from('x')]))
-      const seen: string[] = []
-      const error = await expectError(
-        (async () => {
-          for await (const info of paged.list('k/')) {
-            if (seen.length === 0) proxy.failNext(1000, 500)
-            seen.push(info.key)
-          }
-        })(),
-        'STORE_FAILED',
-      )
-      proxy.failNext(0)
-      assert.ok(seen.length < 5, 'the listing did not complete')
-      assert.match(error.message, /partial listing/)
-      assert.match(error.message, new RegExp(`container ${container}`))
-      await paged.dispose?.()
+    listingFaultCases(test, {
+      driver: 'ABS',
+      proxy: () => env().proxy,
+      openPaged: (s, options) => openStore(containerOf.get(s)!, options),
+      location: (s) => new RegExp(`container ${containerOf.get(s)!}`),
+      burstObjects: 7,
+      burstFailures: 3,
+      failingPageAttempts: 3,
     })
 
     test('ABS: a first listing page that keeps failing throws STORE_FAILED too', async ({ store }) => {

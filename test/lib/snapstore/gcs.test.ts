@@ -21,6 +21,7 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { startGcsServer, type GcsServerHandle } from '../../harness/gcs-server.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { listingFaultCases } from './listing-faults.ts'
 import { bodyOf, expectError, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 /** Short delays for the driver's own retries; the SDK's are at least 1 s whatever is set. */
@@ -88,43 +89,14 @@ const contract = snapstoreContract('GCS (test server)', {
       assert.equal(openUploadsIn(bucketOf.get(store)!), [])
     })
 
-    test('GCS: a 503 burst in the middle of a paginated listing is retried', async ({ store }) => {
-      const { proxy } = env()
-      const paged = openStore(bucketOf.get(store)!, { listPageSize: 2 })
-      const keys = Array.from({ length: 5 }, (_, i) => `l/v2/Incr-${String(i + 1).padStart(8, '0')}-${String(i + 1).padStart(8, '0')}-1700000000`)
-      for (const key of keys) await paged.put(key, Readable.from([Buffer.from(key)]))
-      const seen: string[] = []
-      for await (const info of paged.list('l/')) {
-        if (seen.length === 0) proxy.failNext(2, 503) // first page done; fail the next page twice
-        seen.push(info.key)
-      }
-      assert.equal(seen.sort(), keys)
-      await paged.dispose?.()
-    })
-
-    test('GCS: a listing whose later page keeps failing throws STORE_FAILED, never a short list', async ({ store }) => {
-      const { proxy } = env()
-      const bucket = bucketOf.get(store)!
-      const paged = openStore(bucket, { listPageSize: 2, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } })
-      for (let i = 0; i < 5; i++) await paged.put(`k/v2/o${i}`, Readable.from([Buffer.from('x')]))
-      const seen: string[] = []
-      try {
-        const error = await expectError(
-          (async () => {
-            for await (const info of paged.list('k/')) {
-              if (seen.length === 0) proxy.failNext(1000, 500)
-              seen.push(info.key)
-            }
-          })(),
-          'STORE_FAILED',
-        )
-        assert.ok(seen.length < 5, 'the listing did not complete')
-        assert.match(error.message, /partial listing/)
-        assert.match(error.message, new RegExp(`bucket ${bucket}`))
-      } finally {
-        proxy.failNext(0)
-        await paged.dispose?.()
-      }
+    listingFaultCases(test, {
+      driver: 'GCS',
+      proxy: () => env().proxy,
+      openPaged: (s, options) => openStore(bucketOf.get(s)!, options),
+      location: (s) => new RegExp(`bucket ${bucketOf.get(s)!}`),
+      burstObjects: 5,
+      burstFailures: 2,
+      failingPageAttempts: 2,
     })
 
     test('GCS: a connection reset in the middle of a chunk is retried from the confirmed offset', async ({ store }) => {

@@ -18,6 +18,7 @@ import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver, type S3rverHandle } from '../../harness/s3rver.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
+import { listingFaultCases } from './listing-faults.ts'
 import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 
@@ -84,41 +85,14 @@ const contract = snapstoreContract('S3 (s3rver)', {
       assert.equal(await uploadsInProgress(bucketOf.get(store)!), [])
     })
 
-    test('S3: a 503 burst in the middle of a paginated listing is retried', async ({ store }) => {
-      const { proxy } = env()
-      const bucket = bucketOf.get(store)!
-      const paged = openStore(bucket, { listPageSize: 2 })
-      const keys = Array.from({ length: 7 }, (_, i) => `l/v2/Incr-${String(i + 1).padStart(8, '0')}-${String(i + 1).padStart(8, '0')}-1700000000`)
-      for (const key of keys) await paged.put(key, Readable.from([Buffer.from(key)]))
-      const seen: string[] = []
-      for await (const info of paged.list('l/')) {
-        if (seen.length === 0) proxy.failNext(3, 503) // first page done; fail the next page three times
-        seen.push(info.key)
-      }
-      assert.equal(seen.sort(), keys)
-      await paged.dispose?.()
-    })
-
-    test('S3: a listing whose later page keeps failing throws STORE_FAILED, never a short list', async ({ store }) => {
-      const { proxy } = env()
-      const bucket = bucketOf.get(store)!
-      const paged = openStore(bucket, { listPageSize: 2, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } })
-      for (let i = 0; i < 5; i++) await paged.put(`k/v2/o${i}`, Readable.from([Buffer.from('x')]))
-      const seen: string[] = []
-      const error = await expectError(
-        (async () => {
-          for await (const info of paged.list('k/')) {
-            if (seen.length === 0) proxy.failNext(1000, 500)
-            seen.push(info.key)
-          }
-        })(),
-        'STORE_FAILED',
-      )
-      proxy.failNext(0)
-      assert.ok(seen.length < 5, 'the listing did not complete')
-      assert.match(error.message, /partial listing/)
-      assert.match(error.message, new RegExp(bucket))
-      await paged.dispose?.()
+    listingFaultCases(test, {
+      driver: 'S3',
+      proxy: () => env().proxy,
+      openPaged: (s, options) => openStore(bucketOf.get(s)!, options),
+      location: (s) => new RegExp(bucketOf.get(s)!),
+      burstObjects: 7,
+      burstFailures: 3,
+      failingPageAttempts: 3,
     })
 
     test('S3: a connection reset mid-upload is retried and leaves no multipart upload behind', async ({ store }) => {
