@@ -17,7 +17,9 @@
  *     request) is passed back until `bytes` body bytes have reached the client, then the
  *     client's socket is destroyed mid-body — a download that breaks part-way.
  *
- * `requests()` counts every request the proxy received, including those it failed.
+ * `requests()` counts every request the proxy received, including those it failed;
+ * `onResponse(listener)` reports each upstream answer (method, URL, status) as it is passed on,
+ * so a test can wait for a request to have reached the server instead of sleeping.
  */
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -31,6 +33,8 @@ export interface FaultProxy {
   resetNextRequestAfter(bytes: number): void
   /** Destroys the client socket of the next response with a body after `bytes` body bytes were passed back. */
   resetNextResponseAfter(bytes: number): void
+  /** Calls `listener` for every upstream answer passed back to the client; returns the unsubscribe. */
+  onResponse(listener: (method: string, url: string, status: number) => void): () => void
   /** Number of requests received so far (failed, reset and forwarded ones). */
   requests(): number
   /** Stops listening, closes every open connection and the upstream agent. */
@@ -54,6 +58,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let failures: { remaining: number; status: 500 | 503 } = { remaining: 0, status: 503 }
   let resetAfter: number | null = null
   let responseResetAfter: number | null = null
+  const responseListeners = new Set<(method: string, url: string, status: number) => void>()
 
   const server = createServer((req, res) => {
     received += 1
@@ -86,6 +91,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         return
       }
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers)
+      for (const listener of responseListeners) listener(req.method ?? '', req.url ?? '', answer.statusCode ?? 502)
       answer.on('error', () => res.destroy())
       const bodyExpected = req.method !== 'HEAD' && (Number(answer.headers['content-length'] ?? 0) > 0 || answer.headers['transfer-encoding'] !== undefined)
       if (responseResetAfter === null || !bodyExpected) {
@@ -174,6 +180,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     resetNextResponseAfter(bytes: number): void {
       if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`fault proxy: reset byte count must be a non-negative integer, got ${bytes}`)
       responseResetAfter = bytes
+    },
+    onResponse(listener) {
+      responseListeners.add(listener)
+      return () => responseListeners.delete(listener)
     },
     requests(): number {
       return received

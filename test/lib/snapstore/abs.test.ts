@@ -71,6 +71,45 @@ async function blocksOf(container: string, key: string): Promise<{ committed: nu
   }
 }
 
+/**
+ * Whether the server holds a blob under `key` that has staged blocks but was never committed
+ * (List Blobs with include=uncommittedblobs; Azurite's Get Block List answers BlobNotFound for
+ * those, so `blocksOf` cannot see them).
+ */
+async function uncommittedBlobExists(container: string, key: string): Promise<boolean> {
+  for await (const item of admin(container).listBlobsFlat({ prefix: key, includeUncommitedBlobs: true })) if (item.name === key) return true
+  return false
+}
+
+/** Resolves when the proxy passes back the next successful Put Block answer. */
+function nextBlockStaged(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = env().proxy.onResponse((method, url, status) => {
+      if (method === 'PUT' && /[?&]comp=block(&|$)/.test(url) && status === 201) {
+        stop()
+        resolve()
+      }
+    })
+  })
+}
+
+/**
+ * A body of one 5 MiB block and a bit, that waits until Azure confirmed a staged block, then
+ * calls `fail` (which aborts the put or throws, failing the body) and never ends.
+ */
+function bodyUntilBlockStaged(fail: () => void): Readable {
+  const staged = nextBlockStaged()
+  const chunk = Buffer.alloc(MiB, 3)
+  return Readable.from(
+    (async function* () {
+      for (let i = 0; i < 6; i++) yield chunk
+      await staged
+      fail()
+      yield chunk
+    })(),
+  )
+}
+
 /** Whether the server has a committed (visible) blob under `key`. */
 async function committedBlobExists(container: string, key: string): Promise<boolean> {
   return admin(container).getBlobClient(key).exists()
@@ -144,26 +183,62 @@ const contract = snapstoreContract('ABS (Azurite)', {
       assert.is(await store.head('x/v2/Full-00000000-00000004-1700000000'), null)
       assert.equal(await keysOf(store, 'x/'), [])
       assert.not.ok(await committedBlobExists(container, 'x/v2/Full-00000000-00000004-1700000000'))
-      const blocks = await blocksOf(container, 'x/v2/Full-00000000-00000004-1700000000')
-      assert.is(blocks?.committed ?? 0, 0, 'no block was committed')
+      assert.is(await blocksOf(container, 'x/v2/Full-00000000-00000004-1700000000'), null, 'no committed block')
+      assert.not.ok(await uncommittedBlobExists(container, 'x/v2/Full-00000000-00000004-1700000000'), 'no staged block is left')
       await noRetry.dispose?.()
     })
 
-    test('ABS: aborting a put after its first block leaves no object and no committed blob', async ({ store }) => {
+    test('ABS: aborting a put after a block was staged leaves no object and discards the block', async ({ store }) => {
       const container = containerOf.get(store)!
+      const key = 'ab/v2/Full-00000000-00000005-1700000000'
       const controller = new AbortController()
-      const chunk = Buffer.alloc(MiB, 7)
-      const body = Readable.from(
+      await expectError(store.put(key, bodyUntilBlockStaged(() => controller.abort()), { signal: controller.signal }), 'ABORTED')
+      assert.is(await store.head(key), null)
+      assert.equal(await keysOf(store, 'ab/'), [])
+      assert.not.ok(await committedBlobExists(container, key))
+      assert.not.ok(await uncommittedBlobExists(container, key), 'the staged block was discarded')
+    })
+
+    test('ABS: a body that fails after a block was staged leaves no object and discards the block', async ({ store }) => {
+      const container = containerOf.get(store)!
+      const key = 'bf/v2/Full-00000000-00000009-1700000000'
+      await expectError(store.put(key, bodyUntilBlockStaged(() => { throw new Error('source broke') })), 'STORE_FAILED')
+      assert.equal(await keysOf(store, 'bf/'), [])
+      assert.not.ok(await uncommittedBlobExists(container, key), 'the staged block was discarded')
+    })
+
+    test('ABS: a failed overwrite leaves the existing blob as it was', async ({ store }) => {
+      const container = containerOf.get(store)!
+      const key = 'ow/v2/Full-00000000-00000007-1700000000'
+      await store.put(key, Readable.from([Buffer.from('the original')]))
+      await expectError(store.put(key, bodyUntilBlockStaged(() => { throw new Error('source broke') })), 'STORE_FAILED')
+      assert.is((await readAll(store, key)).toString(), 'the original')
+      assert.equal(await blocksOf(container, key), { committed: 0, uncommitted: 1 }, 'staged blocks of an existing blob are left for Azure to expire')
+    })
+
+    test('ABS: a failed writer does not discard the blocks a concurrent writer of the same key staged', async ({ store }) => {
+      const key = 'cc/v2/Full-00000000-00000008-1700000000'
+      const { body: source, sha256 } = bodyOf(11 * MiB)
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      const slowStaged = nextBlockStaged()
+      // The slow writer stages its first block, then waits until the other writer has failed.
+      const slow = Readable.from(
         (async function* () {
-          for (let i = 0; i < 11; i++) yield chunk // two blocks' worth: block 1 is staged
-          controller.abort() // asked for more: abort while blocks are staged but not committed
-          yield chunk
+          let sent = 0
+          for await (const chunk of source) {
+            yield chunk as Buffer
+            sent += (chunk as Buffer).length
+            if (sent === 6 * MiB) await released
+          }
         })(),
       )
-      await expectError(store.put('ab/v2/Full-00000000-00000005-1700000000', body, { signal: controller.signal }), 'ABORTED')
-      assert.is(await store.head('ab/v2/Full-00000000-00000005-1700000000'), null)
-      assert.equal(await keysOf(store, 'ab/'), [])
-      assert.not.ok(await committedBlobExists(container, 'ab/v2/Full-00000000-00000005-1700000000'))
+      const slowPut = store.put(key, slow)
+      await slowStaged
+      await expectError(store.put(key, bodyUntilBlockStaged(() => { throw new Error('source broke') })), 'STORE_FAILED')
+      release()
+      await slowPut
+      assert.is(await sha256Of(store, key), sha256)
     })
 
     test('ABS: a 12.5 MiB object with 5 MiB blocks goes up as 3 staged blocks and one commit', async ({ store }) => {

@@ -118,7 +118,7 @@ const contract = snapstoreContract('GCS (test server)', {
       assert.equal(openUploadsIn(bucketOf.get(store)!), [])
     })
 
-    test('GCS: a reset with retries disabled fails cleanly: no object, the session is never finalized', async ({ store }) => {
+    test('GCS: a reset with retries disabled fails cleanly: no object, the session is cancelled', async ({ store }) => {
       const { proxy, server } = env()
       const bucket = bucketOf.get(store)!
       const noRetry = openStore(bucket, { retry: { maxAttempts: 1 } })
@@ -134,7 +134,8 @@ const contract = snapstoreContract('GCS (test server)', {
       assert.is(await store.head('x/v2/Full-00000000-00000004-1700000000'), null)
       assert.equal(await keysOf(store, 'x/'), [])
       assert.equal(server.objectNames(bucket), [])
-      assert.equal(openUploadsIn(bucket), ['x/v2/Full-00000000-00000004-1700000000'], 'the session stays unfinished')
+      assert.equal(openUploadsIn(bucket), [], 'the session was cancelled, not left open')
+      assert.ok(server.requests().some((line) => /^DELETE .*upload_id=/.test(line)), 'a DELETE on the session URI was sent')
       await noRetry.dispose?.()
     })
 
@@ -152,6 +153,7 @@ const contract = snapstoreContract('GCS (test server)', {
       await expectError(store.put('ab/v2/Full-00000000-00000005-1700000000', body, { signal: controller.signal }), 'ABORTED')
       assert.is(await store.head('ab/v2/Full-00000000-00000005-1700000000'), null)
       assert.equal(server.objectNames(bucketOf.get(store)!), [])
+      assert.equal(openUploadsIn(bucketOf.get(store)!), [], 'the session was cancelled')
     })
 
     test('GCS: a 12.5 MiB object with 5 MiB chunks goes up as one session and 3 chunks', async ({ store }) => {

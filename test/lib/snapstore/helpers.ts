@@ -20,6 +20,17 @@ export function bodyOf(size: number): { body: Readable; sha256: string } {
   return { body: Readable.from(parts), sha256: hash.digest('hex') }
 }
 
+/** A body that delivers `bytes` pseudo-random bytes in 1 MiB chunks, then fails with `source broke`. */
+export function failingAfter(bytes: number): Readable {
+  const chunk = randomBytes(MiB)
+  return Readable.from(
+    (async function* () {
+      for (let sent = 0; sent < bytes; sent += chunk.length) yield chunk.subarray(0, Math.min(chunk.length, bytes - sent))
+      throw new Error('source broke')
+    })(),
+  )
+}
+
 /** SHA-256 of an object's bytes. */
 export async function sha256Of(store: Snapstore, key: string): Promise<string> {
   return createHash('sha256').update(await readAll(store, key)).digest('hex')

@@ -3,12 +3,17 @@
  * (research notes §4.2).
  *
  * - `put` reads the body into `maxParallelUploads + 1` reusable buffers of `blockSize` bytes
- *   (`./_shared/upload.ts`), stages them (Put Block) with `maxParallelUploads` in flight, then commits the block list (Put Block List) in order. Only
- *   the commit makes the blob visible: when the body fails, the put is aborted or a block fails
- *   for good, nothing is committed, no blob appears, and the staged blocks are left for Azure to
- *   garbage-collect (uncommitted blocks are discarded after 7 days). A body smaller than one
- *   block goes up in a single Put Blob, which is atomic too. Block ids carry a random per-put
- *   tag, so two writers of the same key never mix their blocks; the last commit wins.
+ *   (`./_shared/upload.ts`), stages them (Put Block) with `maxParallelUploads` in flight, then
+ *   commits the block list (Put Block List) in order. Only the commit makes the blob visible:
+ *   when the body fails, the put is aborted or a block fails for good, nothing is committed and
+ *   no blob appears. The staged blocks are then discarded (Azure has no call that drops
+ *   uncommitted blocks on their own; committing an empty block list does): when no blob exists
+ *   under the key and no other writer is staging blocks for it, an empty block list is committed
+ *   on condition that no blob exists (If-None-Match: *) and that empty blob is deleted on
+ *   condition of its ETag. Otherwise (overwriting an existing blob, a concurrent writer) the
+ *   blocks are left for Azure, which discards uncommitted blocks after 7 days. A body smaller
+ *   than one block goes up in a single Put Blob, which is atomic too. Block ids carry a random
+ *   per-put tag, so two writers of the same key never mix their blocks; the last commit wins.
  * - Retries: the SDK's own retry policy is switched off (it retries only 500/503 and resets,
  *   without jitter); every request instead goes through `withRetry` from `../retry.ts`
  *   (throttling, 5xx, resets; exponential backoff with full jitter), each attempt bounded by
@@ -130,9 +135,11 @@ const absSnapstore: SnapstoreFactory<AbsSnapstoreOptions> = (input) => {
       const sizeBytes = await guardedPut(body, signal, errors, async (stop) => {
         const blob = (await getClient()).getBlockBlobClient(key)
         const attempt: Attempt = (run) => call(stop.signal, run)
+        // Cleanup runs after `stop` fired, so it gets no caller signal, only its own timeouts.
+        const cleanup: Attempt = (run) => call(undefined, run)
         const blockSize = partSizeFor(options.blockSize, op.sizeBytes, MAX_BLOCKS)
         const parallel = options.maxParallelUploads
-        const size = await uploadParts(body, { partSize: blockSize, parallel, maxParts: MAX_BLOCKS, component: COMPONENT, partName: 'blocks', stopOthers: () => stop.abort() }, blockSink(blob, attempt))
+        const size = await uploadParts(body, { partSize: blockSize, parallel, maxParts: MAX_BLOCKS, component: COMPONENT, partName: 'blocks', stopOthers: () => stop.abort() }, blockSink(blob, attempt, cleanup))
         if (signal?.aborted) throw aborted(`upload of ${key}`)
         return size
       })
@@ -227,26 +234,55 @@ export default absSnapstore
 type Attempt = <T>(run: (signal: AbortSignal) => Promise<T>) => Promise<T>
 
 /**
- * Put Blob for a body of one block, else Put Block per block and Put Block List to commit;
- * nothing to clean up on failure (uncommitted blocks expire). Block ids carry a random per-put
- * tag and have equal lengths, as Azure requires of every block id of a blob.
+ * Put Blob for a body of one block, else Put Block per block and Put Block List to commit.
+ * Block ids carry a random per-put tag and have equal lengths, as Azure requires of every block
+ * id of a blob. On failure, `abort` discards the staged blocks when that is safe (module comment).
  */
-function blockSink(blob: AzureSdk.BlockBlobClient, attempt: Attempt): PartSink {
+function blockSink(blob: AzureSdk.BlockBlobClient, attempt: Attempt, cleanup: Attempt): PartSink {
   const tag = randomBytes(6).toString('hex')
   const idOf = (number: number): string => Buffer.from(`${tag}-${String(number - 1).padStart(6, '0')}`).toString('base64')
+  let staged = false
   return {
     async single(data) {
       await attempt((signal) => blob.upload(data, data.length, { abortSignal: signal }))
     },
     async begin() {},
     async part(number, data) {
+      staged = true // from the first attempt on: a broken request may still have stored its block
       await attempt((signal) => blob.stageBlock(idOf(number), data, data.length, { abortSignal: signal }))
     },
     async complete(count) {
       const ids = Array.from({ length: count }, (_, i) => idOf(i + 1))
       await attempt((signal) => blob.commitBlockList(ids, { abortSignal: signal }))
     },
-    async abort() {},
+    async abort() {
+      if (staged) await discardStagedBlocks(blob, tag, cleanup)
+    },
+  }
+}
+
+/**
+ * Drops the uncommitted blocks a failed put staged under `tag`, when that cannot touch anybody
+ * else's data: the blob must not exist (If-None-Match: * on the empty commit) and every staged
+ * block Get Block List reports must be ours. Azurite answers Get Block List of a never-committed
+ * blob with BlobNotFound (Azure lists its uncommitted blocks); then the blocks cannot be told
+ * apart and the empty commit goes ahead on its condition alone. Best effort: any other failure
+ * leaves the blocks for Azure's 7-day expiry.
+ */
+async function discardStagedBlocks(blob: AzureSdk.BlockBlobClient, tag: string, cleanup: Attempt): Promise<void> {
+  try {
+    const staged = await cleanup((signal) => blob.getBlockList('all', { abortSignal: signal }))
+    if ((staged.committedBlocks ?? []).length > 0) return // an existing blob: never replace it
+    const ours = `${tag}-`
+    if (!(staged.uncommittedBlocks ?? []).every((block) => Buffer.from(block.name, 'base64').toString().startsWith(ours))) return
+  } catch (error) {
+    if (errorCode(error) !== 'BlobNotFound') return
+  }
+  try {
+    const empty = await cleanup((signal) => blob.commitBlockList([], { abortSignal: signal, conditions: { ifNoneMatch: '*' } }))
+    await cleanup((signal) => blob.delete({ abortSignal: signal, ...(empty.etag ? { conditions: { ifMatch: empty.etag } } : {}) }))
+  } catch {
+    // A blob exists (condition failed) or the store is unreachable: leave the blocks to expire.
   }
 }
 

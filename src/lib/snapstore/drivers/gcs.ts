@@ -7,8 +7,9 @@
  *   upload session in chunks of `chunkSize` bytes (one chunk in memory at a time); the SDK
  *   re-sends a failed chunk from the offset the server confirms. The object appears only when
  *   the last chunk is accepted: when the body fails, the put is aborted or a chunk fails for
- *   good, the session is never finalized, no object appears, and GCS discards the session
- *   after a week.
+ *   good, the session is never finalized and no object appears; the session is then cancelled
+ *   (DELETE on the session URI, which needs no other credential) so that no upload stays open.
+ *   If even that fails, GCS discards the session after a week.
  * - Retries: the SDK's retry options are set from {@link GcsSnapstoreOptions.retry} (throttling,
  *   5xx, resets; exponential backoff from 1 s with up to 1 s of jitter, every operation treated
  *   as idempotent since a put rewrites the same bytes). What the SDK does not retry is covered
@@ -137,7 +138,15 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
               yield buffer
             }
           })()
-          await pipeline(Readable.from(rest, { objectMode: false }), file.createWriteStream({ ...writeOptions(options, true), chunkSize: options.chunkSize }))
+          const upload = file.createWriteStream({ ...writeOptions(options, true), chunkSize: options.chunkSize })
+          let sessionUri: string | undefined
+          upload.on('uri', (uri: string) => (sessionUri = uri))
+          try {
+            await pipeline(Readable.from(rest, { objectMode: false }), upload)
+          } catch (error) {
+            if (sessionUri) await cancelSession(sessionUri, options.requestTimeoutMs)
+            throw error
+          }
         }
         if (signal?.aborted) throw aborted(`upload of ${key}`)
         return size
@@ -250,6 +259,20 @@ function writeOptions(options: ResolvedOptions, resumable: boolean): GcsSdk.Crea
 /** One simple upload of `data` into a fresh write stream; an abort destroys the stream. */
 async function writeOnce(stream: Writable, data: Buffer, signal: AbortSignal | undefined): Promise<void> {
   await pipeline(Readable.from([data]), stream, signal ? { signal } : {})
+}
+
+/**
+ * Cancels a resumable upload session (DELETE on its URI; GCS answers 499). The session URI is
+ * its own credential. Best effort, one attempt bounded by `timeoutMs`: a session left open
+ * expires after a week and never becomes an object.
+ */
+async function cancelSession(uri: string, timeoutMs: number): Promise<void> {
+  try {
+    const answer = await fetch(uri, { method: 'DELETE', headers: { 'content-length': '0' }, signal: AbortSignal.timeout(timeoutMs) })
+    await answer.body?.cancel()
+  } catch {
+    // unreachable: leave the session to expire
+  }
 }
 
 /** Reads from `source` until `limit` bytes are buffered or it ends. */
