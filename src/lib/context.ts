@@ -19,7 +19,8 @@ export async function openBackupStore(flags: StoreFlags, file: ConfigFile): Prom
  * returns `undefined`: for commands where a store is optional (`validate`).
  */
 export async function openBackupStoreIfConfigured(flags: StoreFlags, file: ConfigFile): Promise<BackupStore | undefined> {
-  const configured = Boolean(flags.store ?? flags['storage-provider'] ?? file.store?.url ?? file.store?.provider)
+  // `!== undefined`: an explicitly empty --storage-provider is a store (Local), see resolveStore.
+  const configured = Boolean(flags.store || file.store?.url) || flags['storage-provider'] !== undefined || file.store?.provider !== undefined
   return configured ? openBackupStore(flags, file) : undefined
 }
 

@@ -81,8 +81,11 @@ export function resolveEtcdConnection(flags: EtcdFlags, file: ConfigFile): EtcdC
  */
 export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.ProcessEnv = process.env): StoreConfig {
   const f = file.store ?? {}
-  const url = flags.store ?? (flags['storage-provider'] ? undefined : f.url)
-  const providerText = flags['storage-provider'] ?? (flags.store ? undefined : f.provider)
+  const url = flags.store ?? (flags['storage-provider'] !== undefined ? undefined : f.url)
+  // An explicitly empty provider means Local, as in etcd-backup-restore outside its `server`
+  // command. A future `serve` command must not reuse this: there `""` means "no backups".
+  const rawProvider = flags['storage-provider'] ?? (flags.store ? undefined : f.provider)
+  const providerText = rawProvider === '' ? 'Local' : rawProvider
   if (url && providerText) {
     throw new StewardError('CONFIG_INVALID', 'config', '--store and --storage-provider are alternatives; pass one of them', {
       hints: ['e.g. --store s3://bucket/prefix, or --storage-provider S3 --store-container bucket --store-prefix prefix'],
@@ -101,7 +104,9 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
       throw new StewardError('CONFIG_INVALID', 'config', `--storage-provider: unknown provider ${JSON.stringify(providerText)} (valid: ${SNAPSTORE_DRIVERS.join(', ')}; case-sensitive, as etcd-backup-restore)`)
     }
     provider = providerText as SnapstoreDriverId
-    container = flags['store-container'] ?? f.container ?? env['STORAGE_CONTAINER'] ?? ''
+    // Flag, then environment, then file; as in etcd-backup-restore, STORAGE_CONTAINER fills in
+    // when --store-container is empty, so an empty value counts as unset at each step.
+    container = flags['store-container'] || env['STORAGE_CONTAINER'] || f.container || ''
     prefix = flags['store-prefix'] ?? f.prefix ?? ''
     if (!container && provider !== 'Local') {
       throw new StewardError('CONFIG_INVALID', 'config', `--store-container is required for provider ${provider}`, {

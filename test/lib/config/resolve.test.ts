@@ -53,6 +53,28 @@ test('store: flags beat the config file; etcd-backup-restore flags work', () => 
   assert.is(resolveStore({ 'storage-provider': 'S3' }, {}, { STORAGE_CONTAINER: 'from-env' }).container, 'from-env')
 })
 
+test('store: STORAGE_CONTAINER ranks between --store-container and the config file', () => {
+  const file = { store: { container: 'from-file' } }
+  const env = { STORAGE_CONTAINER: 'from-env' }
+  assert.is(resolveStore({ 'storage-provider': 'S3', 'store-container': 'from-flag' }, file, env).container, 'from-flag')
+  assert.is(resolveStore({ 'storage-provider': 'S3' }, file, env).container, 'from-env')
+  assert.is(resolveStore({ 'storage-provider': 'S3' }, file, {}).container, 'from-file')
+  // etcd-backup-restore reads the variable when the flag is empty, not only when it is absent
+  assert.is(resolveStore({ 'storage-provider': 'S3', 'store-container': '' }, file, env).container, 'from-env')
+  assert.is(resolveStore({ 'storage-provider': 'S3' }, file, { STORAGE_CONTAINER: '' }).container, 'from-file')
+})
+
+test('store: an explicitly empty --storage-provider means Local', () => {
+  const empty = resolveStore({ 'storage-provider': '' }, {}, {})
+  assert.equal([empty.provider, empty.container, empty.prefix], ['Local', '', ''])
+  const withContainer = resolveStore({ 'storage-provider': '', 'store-prefix': 'etcd-main' }, {}, { STORAGE_CONTAINER: 'backups' })
+  assert.equal([withContainer.provider, withContainer.container, withContainer.prefix], ['Local', 'backups', 'etcd-main'])
+  // the flag beats the config file's URL, as a non-empty provider does
+  assert.is(resolveStore({ 'storage-provider': '' }, { store: { url: 's3://bucket/p' } }, {}).provider, 'Local')
+  assert.is(resolveStore({}, { store: { provider: '' } }, {}).provider, 'Local')
+  throwsCode(() => resolveStore({ store: 'file:///x', 'storage-provider': '' }, {}), 'CONFIG_INVALID', 'alternatives')
+})
+
 test('store: bad input names the flag', () => {
   throwsCode(() => resolveStore({}, {}), 'CONFIG_INVALID', 'no backup store')
   throwsCode(() => resolveStore({ 'storage-provider': 's3' }, {}), 'CONFIG_INVALID', '--storage-provider')
