@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path'
 import { StewardError } from '../../errors.ts'
+import { logger } from '../../log.ts'
 import type { StoreConfig } from '../config.ts'
 import { parseGoBool, readCredentialFields, type CredentialFields } from '../credentials.ts'
 import { fieldReader } from './_shared/fields.ts'
@@ -32,6 +33,12 @@ const OCS_FIELDS = ['endpoint', 'region', 'accessKeyID', 'secretAccessKey', 'dis
 /** ECS has a fixed region (research notes §4.6). */
 const ECS_REGION = 'US-Standard'
 
+/** Receives a warning about the credentials (deprecated fields); `details` are log fields. */
+export type CredentialWarning = (message: string, details: Readonly<Record<string, unknown>>) => void
+
+/** Default {@link CredentialWarning}: a `warn` line of the process logger. */
+const logWarning: CredentialWarning = (message, details) => logger().warn({ component: 'snapstore:S3', ...details }, message)
+
 /**
  * The S3 driver's options for a {@link StoreConfig} with provider `S3`, `ECS` or `OCS`, finding
  * credentials as etcd-backup-restore does (research notes §4.1, §4.6, §4.7):
@@ -45,9 +52,12 @@ const ECS_REGION = 'US-Standard'
  *   `accessKeyID`, `secretAccessKey` (required), `disableSSL`, `insecureSkipVerify`; path-style.
  * `config.endpointOverride` (`--store-endpoint-override`) wins over any endpoint found in
  * credentials and turns on path-style addressing unless `s3ForcePathStyle` says otherwise.
+ * The S3 `endpoint` field is deprecated (as in etcd-backup-restore): it is still used, and
+ * `warn` is told to suggest `--store-endpoint-override` instead.
+ * @param warn receives warnings; default: the process logger
  * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
  */
-export async function s3OptionsFor(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<S3SnapstoreOptions> {
+export async function s3OptionsFor(config: StoreConfig, env: NodeJS.ProcessEnv, warn: CredentialWarning = logWarning): Promise<S3SnapstoreOptions> {
   const provider: S3ProviderId = config.provider === 'ECS' || config.provider === 'OCS' ? config.provider : 'S3'
   const base: S3SnapstoreOptions = {
     provider,
@@ -57,10 +67,10 @@ export async function s3OptionsFor(config: StoreConfig, env: NodeJS.ProcessEnv):
   }
   if (provider === 'ECS') return { ...base, ...ecsOptions(config, env) }
   if (provider === 'OCS') return { ...base, ...(await ocsOptions(config, env)) }
-  return { ...base, ...(await s3Options(config, env)) }
+  return { ...base, ...(await s3Options(config, env, warn)) }
 }
 
-async function s3Options(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<Partial<S3SnapstoreOptions>> {
+async function s3Options(config: StoreConfig, env: NodeJS.ProcessEnv, warn: CredentialWarning): Promise<Partial<S3SnapstoreOptions>> {
   const source = await readCredentialFields(config.envPrefix, 'AWS_APPLICATION_CREDENTIALS', S3_FIELDS, env)
   if (!source.fields) {
     // No credential files: the SDK default chain finds credentials; an endpoint override
@@ -82,7 +92,17 @@ async function s3Options(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<P
   } else {
     throw f.invalid('needs either "accessKeyID" and "secretAccessKey", or "roleARN" and a token')
   }
-  const endpoint = config.endpointOverride ?? f.text('endpoint')
+  const deprecatedEndpoint = f.text('endpoint')
+  if (deprecatedEndpoint) {
+    const origin = source.origin ?? 'AWS_APPLICATION_CREDENTIALS'
+    warn(
+      config.endpointOverride
+        ? `${origin}: field "endpoint" is deprecated and ignored here, since --store-endpoint-override is given; remove the field`
+        : `${origin}: field "endpoint" is deprecated; pass --store-endpoint-override ${deprecatedEndpoint} instead`,
+      { origin, field: 'endpoint', endpoint: deprecatedEndpoint },
+    )
+  }
+  const endpoint = config.endpointOverride ?? deprecatedEndpoint
   if (endpoint) options.endpoint = endpoint
   const pathStyle = f.bool('s3ForcePathStyle')
   if (pathStyle !== undefined) options.forcePathStyle = pathStyle
