@@ -14,7 +14,7 @@ const COMPONENT = 'snapstore:ABS'
 const AZURITE_DEFAULT_HOST = 'http://127.0.0.1:10000'
 /** Fields of `AZURE_APPLICATION_CREDENTIALS` (a directory has one file per field). */
 const ABS_FIELDS = ['storageAccount', 'storageKey', 'domain', 'emulatorEnabled'] as const
-/** The optional package that provides Azure's default credential chain. */
+/** The package that provides Azure's default credential chain (a dependency, imported only when used). */
 const IDENTITY_PACKAGE = '@azure/identity'
 
 /**
@@ -28,7 +28,7 @@ const IDENTITY_PACKAGE = '@azure/identity'
  *
  * Without those variables, Microsoft Entra ID auth through `@azure/identity`'s
  * `DefaultAzureCredential` (environment, workload identity, managed identity, Azure CLI) is used
- * when that package is installed, for the account named by `<P>AZURE_STORAGE_ACCOUNT`.
+ * for the account named by `<P>AZURE_STORAGE_ACCOUNT`.
  * `config.endpointOverride` (`--store-endpoint-override`) is the account URL; the container URL
  * is `<override>/<container>`.
  * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
@@ -58,7 +58,8 @@ export async function absOptionsFor(config: StoreConfig, env: NodeJS.ProcessEnv)
 }
 
 /**
- * `@azure/identity`'s `DefaultAzureCredential`, when that optional package is installed.
+ * `@azure/identity`'s `DefaultAzureCredential`. The package is a dependency of steward but is
+ * imported only here, so start-up never pays for it; a broken install still gets a clear error.
  * @param variables the credential-file variables to name when it is not
  * @param load imports the package (replaceable in tests)
  * @throws StewardError `CONFIG_INVALID` when the package is missing, telling which variables to set
@@ -70,7 +71,7 @@ export async function defaultAzureCredential(variables: string, load: () => Prom
   } catch (error) {
     throw new StewardError('CONFIG_INVALID', COMPONENT, `no Azure credential files are configured and ${IDENTITY_PACKAGE} is not installed, so Microsoft Entra ID auth is unavailable`, {
       cause: error,
-      hints: [`set ${variables} (fields storageAccount, storageKey)`, `or install ${IDENTITY_PACKAGE} next to steward to use DefaultAzureCredential`],
+      hints: [`set ${variables} (fields storageAccount, storageKey)`, `or reinstall steward (npm ci) so ${IDENTITY_PACKAGE} is present for DefaultAzureCredential`],
     })
   }
   if (typeof identity.DefaultAzureCredential !== 'function') {
