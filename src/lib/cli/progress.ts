@@ -3,6 +3,7 @@
  * a structured log line at most every 5 seconds. Silent under `--json` on a terminal.
  */
 import cliProgress from 'cli-progress'
+import type { Logger } from 'pino'
 import { logger } from '../log.ts'
 
 export interface ProgressReporter {
@@ -11,41 +12,56 @@ export interface ProgressReporter {
   stop(): void
 }
 
-const LOG_EVERY_MS = 5000
+export const LOG_EVERY_MS = 5000
+
+/** Options of {@link createProgress}; all but `json` exist for tests. */
+export interface ProgressOptions {
+  /** `--json`: no bar, even on a terminal. */
+  readonly json: boolean
+  /** Where the bar is drawn; its `isTTY` picks the mode. @default process.stderr */
+  readonly stream?: NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number }
+  /** Logger of the log-line mode. @default the process logger */
+  readonly log?: Pick<Logger, 'info'>
+  /** Clock in milliseconds. @default Date.now */
+  readonly now?: () => number
+}
 
 /** @param label short phrase, e.g. "snapshot" or "restore" */
-export function createProgress(label: string, options: { json: boolean }): ProgressReporter {
-  if (process.stderr.isTTY && !options.json) return barProgress(label)
-  let lastLog = 0
+export function createProgress(label: string, options: ProgressOptions): ProgressReporter {
+  const stream = options.stream ?? process.stderr
+  const now = options.now ?? Date.now
+  if (stream.isTTY === true && !options.json) return barProgress(label, stream, now)
+  let lastLog: number | undefined
   return {
     update(bytes, totalBytes) {
-      const now = Date.now()
-      if (now - lastLog < LOG_EVERY_MS) return
-      lastLog = now
-      logger().info({ label, bytes, totalBytes }, `${label}: ${mib(bytes)} MiB${totalBytes ? ` of ${mib(totalBytes)} MiB` : ''}`)
+      const time = now()
+      if (lastLog !== undefined && time - lastLog < LOG_EVERY_MS) return
+      lastLog = time
+      const log = options.log ?? logger()
+      log.info({ label, bytes, totalBytes }, `${label}: ${mib(bytes)} MiB${totalBytes ? ` of ${mib(totalBytes)} MiB` : ''}`)
     },
     stop() {},
   }
 }
 
-function barProgress(label: string): ProgressReporter {
+function barProgress(label: string, stream: NodeJS.WritableStream, now: () => number): ProgressReporter {
   const bar = new cliProgress.SingleBar(
     {
-      stream: process.stderr,
+      stream,
       format: `${label} [{bar}] {percentage}% | {done} MiB{ofTotal} | {speed} MiB/s`,
       hideCursor: true,
       clearOnComplete: true,
     },
     cliProgress.Presets.shades_classic,
   )
-  const started = Date.now()
+  const started = now()
   let running = false
   return {
     update(bytes, totalBytes) {
       const payload = {
         done: mib(bytes),
-        ofTotal: totalBytes ? ` of ${mib(totalBytes)}` : '',
-        speed: (bytes / 1048576 / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1),
+        ofTotal: totalBytes ? ` of ${mib(totalBytes)} MiB` : '',
+        speed: (bytes / 1048576 / Math.max(0.001, (now() - started) / 1000)).toFixed(1),
       }
       if (!running) {
         bar.start(totalBytes ?? Math.max(bytes, 1), bytes, payload)
