@@ -31,6 +31,9 @@ for (const group of groups) {
   }
 }
 
+/** Time one group (all its files) may take; the whole suite takes a few minutes. */
+const GROUP_DEADLINE_MS = 15 * 60_000
+
 const total: Totals = { passed: 0, failed: 0, skipped: 0 }
 let anyProcessFailed = false
 for (const group of groups) {
@@ -52,6 +55,12 @@ async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: numbe
   })
   let output = ''
   let graceTimer: NodeJS.Timeout | undefined
+  // A test that hangs fails the run instead of holding CI until its own limit.
+  const deadline = setTimeout(() => {
+    console.error(`[run-tests] ${group}: still running after ${GROUP_DEADLINE_MS / 60_000} minutes (a hung test); stopping it`)
+    child.kill('SIGKILL')
+  }, GROUP_DEADLINE_MS)
+  deadline.unref()
   child.stdout.on('data', (chunk: Buffer) => {
     const text = chunk.toString()
     output += text
@@ -66,6 +75,7 @@ async function runGroup(group: Group): Promise<{ totals: Totals; exitCode: numbe
   })
   const exitCode: number = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)))
   if (graceTimer) clearTimeout(graceTimer)
+  clearTimeout(deadline)
   const plain = output.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '')
   const read = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0)
   const totalCount = read('Total')

@@ -5,17 +5,23 @@
  *
  * Faults are armed by the test and consumed by the next matching requests:
  *   - `failNext(n, status)`: the next `n` requests are answered by the proxy itself with
- *     `status` (503 by default) and an S3-style XML error body; they never reach the target.
+ *     `status` (503 by default; 500, or 429 for throttling) and an S3-style XML error body;
+ *     they never reach the target.
  *     The proxy reads the request body to its end before answering, so clients that stream
  *     a body see a clean response rather than a broken pipe.
  *   - `resetNextRequestAfter(bytes)`: the next request that carries a body is forwarded until
- *     `bytes` body bytes have been passed on, then the client's socket is destroyed (the
- *     client sees ECONNRESET / "socket hang up") and the upstream request is abandoned. When
+ *     `bytes` body bytes have been passed on, then the client's connection is reset (a TCP
+ *     RST: the client sees ECONNRESET) and the upstream request is abandoned. When
  *     the body is shorter than `bytes`, the socket is destroyed once the whole body has been
  *     forwarded, before any response is returned — an armed reset always fires.
  *   - `resetNextResponseAfter(bytes)`: the next response that carries a body (not to a HEAD
  *     request) is passed back until `bytes` body bytes have reached the client, then the
- *     client's socket is destroyed mid-body — a download that breaks part-way.
+ *     client's connection is reset mid-body — a download that breaks part-way.
+ *   - `hangNext(n)`: the next `n` requests are read to their end and never answered (the
+ *     connection stays open until `close`) — a server that stopped responding.
+ *   - `stallNextResponseAfter(bytes)`: the next response whose body is longer than `bytes`
+ *     (or of unknown length) stops after `bytes` body bytes, its connection left open — a
+ *     download that stalls.
  *
  * `requests()` counts every request the proxy received, including those it failed;
  * `onResponse(listener)` reports each upstream answer (method, URL, status) as it is passed on,
@@ -28,11 +34,15 @@ export interface FaultProxy {
   /** Base URL of the proxy, `http://127.0.0.1:<port>` followed by the target's path (if any). */
   readonly url: string
   /** Answers the next `count` requests with `status` (default 503) without forwarding them; replaces any count still pending (`failNext(0)` cancels). */
-  failNext(count: number, status?: 500 | 503): void
+  failNext(count: number, status?: FaultStatus): void
   /** Destroys the client socket of the next request with a body after `bytes` body bytes were forwarded (0 = before any). */
   resetNextRequestAfter(bytes: number): void
   /** Destroys the client socket of the next response with a body after `bytes` body bytes were passed back. */
   resetNextResponseAfter(bytes: number): void
+  /** Leaves the next `count` requests unanswered (their bodies are read); `hangNext(0)` cancels. */
+  hangNext(count: number): void
+  /** Stops passing the next response with a body back after `bytes` body bytes, leaving its connection open. */
+  stallNextResponseAfter(bytes: number): void
   /** Calls `listener` for every upstream answer passed back to the client; returns the unsubscribe. */
   onResponse(listener: (method: string, url: string, status: number) => void): () => void
   /** Number of requests received so far (failed, reset and forwarded ones). */
@@ -41,7 +51,11 @@ export interface FaultProxy {
   close(): Promise<void>
 }
 
-const ERROR_BODIES: Record<500 | 503, { code: string; message: string }> = {
+/** Statuses `failNext` answers with: throttling and server errors. */
+export type FaultStatus = 429 | 500 | 503
+
+const ERROR_BODIES: Record<FaultStatus, { code: string; message: string }> = {
+  429: { code: 'TooManyRequests', message: 'Too many requests; please slow down.' },
   500: { code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
   503: { code: 'SlowDown', message: 'Please reduce your request rate.' },
 }
@@ -55,7 +69,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   if (upstream.protocol !== 'http:') throw new Error(`fault proxy: target must be an http: URL, got ${target}`)
   const agent = new Agent({ keepAlive: true })
   let received = 0
-  let failures: { remaining: number; status: 500 | 503 } = { remaining: 0, status: 503 }
+  let failures: { remaining: number; status: FaultStatus } = { remaining: 0, status: 503 }
+  let hangs = 0
+  let responseStall = false
   let resetAfter: number | null = null
   let responseResetAfter: number | null = null
   const responseListeners = new Set<(method: string, url: string, status: number) => void>()
@@ -65,6 +81,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (failures.remaining > 0) {
       failures.remaining -= 1
       answerWithError(req, res, failures.status)
+      return
+    }
+    if (hangs > 0) {
+      hangs -= 1
+      req.resume() // read the body, never answer
       return
     }
     let resetAt: number | null = null
@@ -94,16 +115,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       for (const listener of responseListeners) listener(req.method ?? '', req.url ?? '', answer.statusCode ?? 502)
       answer.on('error', () => res.destroy())
       const bodyExpected = req.method !== 'HEAD' && (Number(answer.headers['content-length'] ?? 0) > 0 || answer.headers['transfer-encoding'] !== undefined)
-      if (responseResetAfter === null || !bodyExpected) {
+      // A stall waits for a response longer than its byte count (small metadata answers pass).
+      const longEnough = !responseStall || responseResetAfter === null || Number(answer.headers['content-length'] ?? Number.POSITIVE_INFINITY) > responseResetAfter
+      if (responseResetAfter === null || !bodyExpected || !longEnough) {
         answer.pipe(res)
         return
       }
       const limit = responseResetAfter
+      const stall = responseStall
       responseResetAfter = null
       let passed = 0
       const cutResponse = (): void => {
         answer.destroy()
-        res.socket?.destroy()
+        if (!stall) res.socket?.resetAndDestroy()
       }
       answer.on('data', (chunk: Buffer) => {
         if (passed >= limit) return
@@ -137,7 +161,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     let forwarded = 0
     const cut = (): void => {
       out.destroy()
-      req.socket.destroy()
+      req.socket.resetAndDestroy()
     }
     if (resetAt <= 0) {
       cut()
@@ -169,7 +193,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   return {
     url: `http://127.0.0.1:${port}${path}`,
-    failNext(count: number, status: 500 | 503 = 503): void {
+    failNext(count: number, status: FaultStatus = 503): void {
       if (!Number.isInteger(count) || count < 0) throw new Error(`fault proxy: failNext count must be a non-negative integer, got ${count}`)
       failures = { remaining: count, status }
     },
@@ -180,6 +204,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     resetNextResponseAfter(bytes: number): void {
       if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`fault proxy: reset byte count must be a non-negative integer, got ${bytes}`)
       responseResetAfter = bytes
+      responseStall = false
+    },
+    hangNext(count: number): void {
+      if (!Number.isInteger(count) || count < 0) throw new Error(`fault proxy: hangNext count must be a non-negative integer, got ${count}`)
+      hangs = count
+    },
+    stallNextResponseAfter(bytes: number): void {
+      if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`fault proxy: stall byte count must be a non-negative integer, got ${bytes}`)
+      responseResetAfter = bytes
+      responseStall = true
     },
     onResponse(listener) {
       responseListeners.add(listener)
@@ -205,7 +239,7 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined
 }
 
-function answerWithError(req: IncomingMessage, res: ServerResponse, status: 500 | 503): void {
+function answerWithError(req: IncomingMessage, res: ServerResponse, status: FaultStatus): void {
   const { code, message } = ERROR_BODIES[status]
   const body =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +

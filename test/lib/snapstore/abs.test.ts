@@ -19,6 +19,7 @@ import { startAzurite, type AzuriteHandle } from '../../harness/azurite.ts'
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
 import { listingFaultCases } from './listing-faults.ts'
+import { transportFaultCases } from './transport-faults.ts'
 import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 
@@ -137,6 +138,13 @@ const contract = snapstoreContract('ABS (Azurite)', {
       assert.is(info.sizeBytes, 11 * MiB)
       assert.is(await sha256Of(store, 'r/v2/Full-00000000-00000002-1700000000'), sha256)
       assert.equal(await blocksOf(containerOf.get(store)!, 'r/v2/Full-00000000-00000002-1700000000'), { committed: 3, uncommitted: 0 })
+    })
+
+    transportFaultCases(test, {
+      driver: 'ABS',
+      proxy: () => env().proxy,
+      openTimed: (s, timeoutMs, maxAttempts) => openStore(containerOf.get(s)!, { requestTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, retry: { ...FAST_RETRY, maxAttempts } }),
+      smallPutRequests: 1,
     })
 
     listingFaultCases(test, {

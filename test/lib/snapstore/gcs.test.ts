@@ -22,6 +22,7 @@ import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { startGcsServer, type GcsServerHandle } from '../../harness/gcs-server.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
 import { listingFaultCases } from './listing-faults.ts'
+import { transportFaultCases } from './transport-faults.ts'
 import { bodyOf, expectError, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 /** Short delays for the driver's own retries; the SDK's are at least 1 s whatever is set. */
@@ -87,6 +88,13 @@ const contract = snapstoreContract('GCS (test server)', {
       assert.is(requestsSince(from, /^POST \/upload\/.*uploadType=resumable/).length, 1, 'one session reached the server')
       assert.is(await sha256Of(store, 'r/v2/Full-00000000-00000002-1700000000'), sha256)
       assert.equal(openUploadsIn(bucketOf.get(store)!), [])
+    })
+
+    transportFaultCases(test, {
+      driver: 'GCS',
+      proxy: () => env().proxy,
+      openTimed: (s, timeoutMs, maxAttempts) => openStore(bucketOf.get(s)!, { requestTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, retry: { ...FAST_RETRY, maxAttempts } }),
+      smallPutRequests: 1,
     })
 
     listingFaultCases(test, {

@@ -19,6 +19,7 @@ import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.ts'
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver, type S3rverHandle } from '../../harness/s3rver.ts'
 import { keysOf, readAll, snapstoreContract } from './contract.ts'
 import { listingFaultCases } from './listing-faults.ts'
+import { transportFaultCases } from './transport-faults.ts'
 import { bodyOf, expectError, FAST_RETRY, MiB, roundTrip, sha256Of } from './helpers.ts'
 
 
@@ -83,6 +84,13 @@ const contract = snapstoreContract('S3 (s3rver)', {
       assert.is(info.sizeBytes, 6 * MiB)
       assert.is(await sha256Of(store, 'r/v2/Full-00000000-00000002-1700000000'), sha256)
       assert.equal(await uploadsInProgress(bucketOf.get(store)!), [])
+    })
+
+    transportFaultCases(test, {
+      driver: 'S3',
+      proxy: () => env().proxy,
+      openTimed: (s, timeoutMs, maxAttempts) => openStore(bucketOf.get(s)!, { requestTimeoutMs: timeoutMs, socketTimeoutMs: timeoutMs, retry: { ...FAST_RETRY, maxAttempts } }),
+      smallPutRequests: 1,
     })
 
     listingFaultCases(test, {

@@ -35,7 +35,7 @@ import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFact
 import { aborted as abortedIn, firstLine, mapStoreError, type Operation, type OperationTable } from './_shared/errors.ts'
 import { guardedPut, lazy, loadModule, retryPolicyOf } from './_shared/lifecycle.ts'
 import { listPages } from './_shared/listing.ts'
-import { untilAborted, withIdleTimeout } from './_shared/timeouts.ts'
+import { timed, untilAborted, withIdleTimeout } from './_shared/timeouts.ts'
 import { gcsOptionsFor } from './gcs-credentials.ts'
 
 const DRIVER = 'GCS'
@@ -110,6 +110,13 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
   const client = lazy(() => createClient(options, sdk.get))
   const bucketOf = async (): Promise<GcsSdk.Bucket> => (await client.get()).bucket(bucketName)
   const fail = (error: unknown, op: Operation, target: string): StewardError => toStewardError(error, { bucket: bucketName, op, target })
+  /**
+   * A JSON-API call through the SDK (which retries it on its own), bounded per attempt by
+   * `requestTimeoutMs`: the SDK's timeout does not reach a request that never gets an answer.
+   * Only those timeouts are retried here, so the SDK's retries are not multiplied by ours.
+   */
+  const sdkCall = <T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> =>
+    withRetry(() => timed(signal, options.requestTimeoutMs, (attempt) => untilAborted(run(), attempt)), { ...options.retry, ...(signal ? { signal } : {}), isRetryable: isOurTimeout })
 
   const store: Snapstore = {
     driver: DRIVER,
@@ -128,7 +135,8 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
         const head = await readUpTo(source, options.chunkSize)
         let size = head.data.length
         if (head.ended) {
-          await withRetry(() => writeOnce(file.createWriteStream(writeOptions(options, false)), head.data, signal), { ...options.retry, ...(signal ? { signal } : {}) })
+          // The SDK does not apply its timeout to a simple upload: each attempt gets ours.
+          await withRetry(() => timed(signal, options.requestTimeoutMs, (attempt) => writeOnce(file.createWriteStream(writeOptions(options, false)), head.data, attempt)), { ...options.retry, ...(signal ? { signal } : {}) })
         } else {
           const rest = (async function* () {
             yield head.data
@@ -160,7 +168,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
       const bucket = await bucketOf()
       let metadata: GcsSdk.FileMetadata
       try {
-        ;[metadata] = await untilAborted(bucket.file(key).getMetadata(), signal)
+        ;[metadata] = await sdkCall(signal, () => bucket.file(key).getMetadata())
       } catch (error) {
         if (isObjectMissing(error)) return null
         throw signal?.aborted ? aborted(`download of ${key}`, error) : fail(error, 'get', key)
@@ -194,7 +202,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
       assertSafeKey(DRIVER, key)
       const bucket = await bucketOf()
       try {
-        const [metadata] = await untilAborted(bucket.file(key).getMetadata(), op.signal)
+        const [metadata] = await sdkCall(op.signal, () => bucket.file(key).getMetadata())
         return infoOf(key, metadata)
       } catch (error) {
         if (isObjectMissing(error)) return null
@@ -218,7 +226,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
           if (signal?.aborted) throw aborted(`listing ${target}`)
           try {
             const query: GcsSdk.GetFilesOptions = { autoPaginate: false, maxResults: options.listPageSize, ...(prefix ? { prefix } : {}), ...(token ? { pageToken: token } : {}) }
-            const [files, nextQuery] = await untilAborted(bucket.getFiles(query), signal)
+            const [files, nextQuery] = await sdkCall(signal, () => bucket.getFiles(query))
             return { items: files.map((file) => infoOf(file.name, file.metadata)), next: (nextQuery as { pageToken?: string } | null)?.pageToken || undefined }
           } catch (error) {
             throw signal?.aborted ? aborted(`listing ${target}`, error) : error
@@ -231,7 +239,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
       assertSafeKey(DRIVER, key)
       const bucket = await bucketOf()
       try {
-        await untilAborted(bucket.file(key).delete(), op.signal)
+        await sdkCall(op.signal, () => bucket.file(key).delete())
       } catch (error) {
         if (isObjectMissing(error)) return
         throw op.signal?.aborted ? aborted(`delete of ${key}`, error) : fail(error, 'delete', key)
@@ -273,6 +281,11 @@ async function cancelSession(uri: string, timeoutMs: number): Promise<void> {
   } catch {
     // unreachable: leave the session to expire
   }
+}
+
+/** Whether `error` is a per-attempt timeout of `timed` (not an SDK error after its own retries). */
+function isOurTimeout(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'TimeoutError' && (error as { code?: unknown }).code === 'ETIMEDOUT'
 }
 
 /** Reads from `source` until `limit` bytes are buffered or it ends. */
