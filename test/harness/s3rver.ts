@@ -11,6 +11,11 @@
  * directories still there. So "no multipart upload left in progress" is checked against the
  * server's real storage, not against bookkeeping in the client. See docs/storage-s3.md.
  *
+ * s3rver also writes an object's file in place, so two writes of one key at once interleave
+ * their bytes on disk, where S3 replaces an object atomically. The harness runs the writes of
+ * one key (PutObject, CompleteMultipartUpload) one after another, which is what S3's atomic
+ * replace looks like to a reader.
+ *
  * Credentials: s3rver accepts the access key `S3RVER` with secret `S3RVER` (exported below);
  * any other access key is rejected with `InvalidAccessKeyId` (403). It does not verify SigV4
  * signatures.
@@ -113,10 +118,26 @@ async function runChild(directory: string): Promise<void> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor
   const app = new S3rver({ directory, silent: true, vhostBuckets: false, resetOnClose: false })
   const handle = app.callback()
+  const writes = new Map<string, Promise<void>>()
+  /** Runs `req` after the earlier writes of the same object have been answered. */
+  const serialized = (object: string, req: IncomingMessage, res: ServerResponse): void => {
+    const answered = new Promise<void>((resolve) => res.once('close', resolve))
+    const next = (writes.get(object) ?? Promise.resolve()).then(() => {
+      handle(req, res)
+      return answered
+    })
+    writes.set(object, next)
+    void next.then(() => {
+      if (writes.get(object) === next) writes.delete(object)
+    })
+  }
   const server = createServer((req, res) => {
     void shim(directory, req, res).then(
       (handled) => {
-        if (!handled) handle(req, res)
+        if (handled) return
+        const object = objectWriteOf(req)
+        if (object) serialized(object, req, res)
+        else handle(req, res)
       },
       (error: unknown) => {
         if (!res.headersSent) sendXml(res, 500, errorXml('InternalError', String(error)))
@@ -138,6 +159,16 @@ async function runChild(directory: string): Promise<void> {
 
 if (process.argv[2] === CHILD_FLAG && process.argv[1] === fileURLToPath(import.meta.url)) {
   await runChild(process.argv[3] ?? '')
+}
+
+/** `bucket/key` when `req` replaces an object (PutObject or CompleteMultipartUpload), else null. */
+function objectWriteOf(req: IncomingMessage): string | null {
+  const url = new URL(req.url ?? '/', 'http://s3rver.invalid')
+  const path = url.pathname.slice(1)
+  if (!path.includes('/') || path.endsWith('/')) return null
+  const putObject = req.method === 'PUT' && !url.searchParams.has('partNumber') && !url.searchParams.has('uploadId')
+  const complete = req.method === 'POST' && url.searchParams.has('uploadId')
+  return putObject || complete ? path : null
 }
 
 // --- the ListMultipartUploads / AbortMultipartUpload shim ---

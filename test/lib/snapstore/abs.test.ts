@@ -120,6 +120,9 @@ const contract = snapstoreContract('ABS (Azurite)', {
   async open() {
     return openStore(await freshContainer())
   },
+  async pendingUploads(store, key) {
+    return (await uncommittedBlobExists(containerOf.get(store)!, key)) && !(await committedBlobExists(containerOf.get(store)!, key)) ? 1 : 0
+  },
   extra(test) {
     test('ABS: a 503 burst during a single-block put is retried', async ({ store }) => {
       const { proxy } = env()

@@ -68,6 +68,9 @@ const contract = snapstoreContract('GCS (test server)', {
   async open() {
     return openStore(freshBucket())
   },
+  async pendingUploads(store, key) {
+    return openUploadsIn(bucketOf.get(store)!).filter((name) => name === key).length
+  },
   extra(test) {
     test('GCS: a 503 burst during a simple upload is retried', async ({ store }) => {
       const { proxy } = env()

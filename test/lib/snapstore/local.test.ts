@@ -15,6 +15,11 @@ snapstoreContract('Local', {
     roots.set(store, root)
     return store
   },
+  async pendingUploads(store, key) {
+    const dir = join(roots.get(store)!, ...key.split('/').slice(0, -1))
+    const names = await readdir(dir).catch(() => [] as string[])
+    return names.filter((name) => name.startsWith(PARTIAL_PREFIX) && name.endsWith(key.split('/').pop()!)).length
+  },
   async cleanup(store) {
     await rm(roots.get(store)!, { recursive: true, force: true })
   },

@@ -13,7 +13,9 @@
  *   condition of its ETag. Otherwise (overwriting an existing blob, a concurrent writer) the
  *   blocks are left for Azure, which discards uncommitted blocks after 7 days. A body smaller
  *   than one block goes up in a single Put Blob, which is atomic too. Block ids carry a random
- *   per-put tag, so two writers of the same key never mix their blocks; the last commit wins.
+ *   per-put tag, so two writers of the same key never mix their blocks. Azure drops every
+ *   uncommitted block of a blob when any block list for it is committed, so of two concurrent
+ *   writers of one key the later one may fail (InvalidBlockList); snapshot names are unique.
  * - Retries: the SDK's own retry policy is switched off (it retries only 500/503 and resets,
  *   without jitter); every request instead goes through `withRetry` from `../retry.ts`
  *   (throttling, 5xx, resets; exponential backoff with full jitter), each attempt bounded by

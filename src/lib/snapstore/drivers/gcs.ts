@@ -146,13 +146,12 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
               yield buffer
             }
           })()
-          const upload = file.createWriteStream({ ...writeOptions(options, true), chunkSize: options.chunkSize })
-          let sessionUri: string | undefined
-          upload.on('uri', (uri: string) => (sessionUri = uri))
+          // The session is opened first, so its URI is known whenever the upload fails.
+          const [sessionUri] = await sdkCall(signal, () => file.createResumableUpload({ metadata: { contentType: CONTENT_TYPE } }))
           try {
-            await pipeline(Readable.from(rest, { objectMode: false }), upload)
+            await pipeline(Readable.from(rest, { objectMode: false }), file.createWriteStream({ ...writeOptions(options, true), chunkSize: options.chunkSize, uri: sessionUri, offset: 0 }))
           } catch (error) {
-            if (sessionUri) await cancelSession(sessionUri, options.requestTimeoutMs)
+            await cancelSession(sessionUri, options.requestTimeoutMs)
             throw error
           }
         }
