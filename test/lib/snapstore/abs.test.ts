@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob'
+import { AnonymousCredential, ContainerClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isStewardError } from '../../../src/lib/errors.ts'
@@ -292,6 +292,31 @@ const contract = snapstoreContract('ABS (Azurite)', {
       assert.match(error.message, new RegExp(`container ${container}`))
       assert.match(error.message, /credentials were rejected/)
       await wrong.dispose?.()
+    })
+
+    test('ABS: a missing permission is one STORE_FAILED naming provider, container, operation and data action', async ({ store }) => {
+      const { azurite, proxy } = env()
+      const container = containerOf.get(store)!
+      await store.put('perm/v2/Full-00000000-00000001-1700000000', Readable.from([Buffer.from('readable')]))
+      // A container SAS that may read and list but not write or delete: Azurite enforces SAS permissions.
+      const sas = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3_600_000) },
+        new StorageSharedKeyCredential(azurite.account, azurite.accountKey),
+      ).toString()
+      const readOnly = absSnapstore({ container, client: new ContainerClient(`${proxy.url}/${container}?${sas}`, new AnonymousCredential(), { retryOptions: { maxTries: 1 } }), retry: FAST_RETRY })
+      try {
+        assert.equal(await keysOf(readOnly, 'perm/'), ['perm/v2/Full-00000000-00000001-1700000000'], 'reading is allowed')
+        const before = proxy.requests()
+        const put = await expectError(readOnly.put('perm/v2/Full-00000000-00000002-1700000000', Readable.from([Buffer.from('x')])), 'STORE_FAILED')
+        assert.is(proxy.requests() - before, 1, 'a denied request is not retried')
+        assert.match(put.message, /ABS Put Block\/Put Block List of perm\/v2\/Full-00000000-00000002-1700000000 in container/)
+        assert.match(put.message, new RegExp(`container ${container}`))
+        assert.match(put.message, /Microsoft\.Storage\/storageAccounts\/blobServices\/containers\/blobs\/write/)
+        const del = await expectError(readOnly.delete('perm/v2/Full-00000000-00000001-1700000000'), 'STORE_FAILED')
+        assert.match(del.message, /blobs\/delete/)
+      } finally {
+        await readOnly.dispose?.()
+      }
     })
 
     test('ABS: a repeated continuation token is refused instead of looping', async () => {
