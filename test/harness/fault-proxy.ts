@@ -24,6 +24,7 @@
  *     download that stalls.
  *
  * `requests()` counts every request the proxy received, including those it failed;
+ * `onRequest(listener)` reports each request (method, URL) as it arrives, before any fault;
  * `onResponse(listener)` reports each upstream answer (method, URL, status) as it is passed on,
  * so a test can wait for a request to have reached the server instead of sleeping.
  */
@@ -43,6 +44,8 @@ export interface FaultProxy {
   hangNext(count: number): void
   /** Stops passing the next response with a body back after `bytes` body bytes, leaving its connection open. */
   stallNextResponseAfter(bytes: number): void
+  /** Calls `listener` for every request as it arrives, before faults apply; returns the unsubscribe. */
+  onRequest(listener: (method: string, url: string) => void): () => void
   /** Calls `listener` for every upstream answer passed back to the client; returns the unsubscribe. */
   onResponse(listener: (method: string, url: string, status: number) => void): () => void
   /** Number of requests received so far (failed, reset and forwarded ones). */
@@ -75,9 +78,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let resetAfter: number | null = null
   let responseResetAfter: number | null = null
   const responseListeners = new Set<(method: string, url: string, status: number) => void>()
+  const requestListeners = new Set<(method: string, url: string) => void>()
 
   const server = createServer((req, res) => {
     received += 1
+    for (const listener of requestListeners) listener(req.method ?? '', req.url ?? '')
     if (failures.remaining > 0) {
       failures.remaining -= 1
       answerWithError(req, res, failures.status)
@@ -214,6 +219,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`fault proxy: stall byte count must be a non-negative integer, got ${bytes}`)
       responseResetAfter = bytes
       responseStall = true
+    },
+    onRequest(listener) {
+      requestListeners.add(listener)
+      return () => requestListeners.delete(listener)
     },
     onResponse(listener) {
       responseListeners.add(listener)

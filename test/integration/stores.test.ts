@@ -1,5 +1,5 @@
 /**
- * Everything on every store: full snapshot, delta snapshot, list and restore through the
+ * Everything on every store: full snapshot (several parts), delta snapshot, list and restore through the
  * built CLI against real etcd, for the Local driver and each cloud driver behind its test
  * server (s3rver for S3, Azurite for ABS, the GCS JSON-API test server for GCS). Credentials
  * reach steward the way etcd-backup-restore reads them (`*_APPLICATION_CREDENTIALS_JSON`).
@@ -78,10 +78,13 @@ for (const [driver, open] of Object.entries(STORES)) {
     const store = await open(work)
     try {
       const cli = (...args: string[]) => runSteward([...args, ...store.flags, '--json'], { env: store.env })
-      await writeSampleData(endpoint, { keys: 300, prefix: `/${driver}/a/` })
-      const full = await cli('snapshot', '-e', endpoint)
+      // About 10 MiB, stored uncompressed: the full snapshot goes up in several 5 MiB parts
+      // (S3 multipart upload, ABS staged blocks, GCS resumable chunks).
+      await writeSampleData(endpoint, { keys: 300, valueBytes: 32 * 1024, prefix: `/${driver}/a/` })
+      const full = await cli('snapshot', '-e', endpoint, '--compression', 'none')
       assert.is(full.code, 0, full.stderr + full.stdout)
-      assert.match((full.json as { key: string }).key, /^etcd-main\/v2\/Full-00000000-\d{8}-\d+\.gz$/)
+      assert.match((full.json as { key: string }).key, /^etcd-main\/v2\/Full-00000000-\d{8}-\d+$/)
+      assert.ok((full.json as { storedSizeBytes: number }).storedSizeBytes > 2 * 5 * 1024 * 1024, 'more than two parts')
 
       await writeSampleData(endpoint, { keys: 200, prefix: `/${driver}/b/` })
       const delta = await cli('snapshot', '-e', endpoint, '--kind', 'delta')
