@@ -4,15 +4,20 @@
  *
  * Each driver module default-exports its factory and exports
  * `fromStoreConfig(config, env)`, which turns a {@link StoreConfig} (plus credentials found
- * through the environment) into the driver's own options and opens the store.
+ * through the environment) into the driver's own options and opens the store, and may export
+ * `credentialVariables(config)`: a store opened from credential files is re-opened when they
+ * change (`./rotation.ts`).
  */
 import { StewardError, isStewardError, messageOf } from '../errors.ts'
 import type { StoreConfig } from './config.ts'
+import { credentialFingerprint, rotatingSnapstore } from './rotation.ts'
 import type { Snapstore, SnapstoreDriverId } from './types.ts'
 
 /** What the registry needs from a driver module. */
 export interface SnapstoreDriverModule {
   fromStoreConfig(config: StoreConfig, env: NodeJS.ProcessEnv): Snapstore | Promise<Snapstore>
+  /** Environment variables naming the store's credential files or directories, watched for rotation (§4.9). */
+  credentialVariables?(config: StoreConfig): readonly string[]
 }
 
 /** Loaders keyed by driver id; a test (`test/lib/snapstore/registry.test.ts`) keeps this in step with `drivers/`. */
@@ -40,5 +45,10 @@ export async function openSnapstore(config: StoreConfig, env: NodeJS.ProcessEnv 
       hints: ['reinstall steward (npm ci) so its optional SDK dependencies are present'],
     })
   }
-  return module.fromStoreConfig(config, env)
+  // Credential files are fingerprinted before they are read, so a change in between is seen.
+  const paths = (module.credentialVariables?.(config) ?? []).map((name) => env[name]).filter((path): path is string => Boolean(path))
+  const fingerprint = paths.length > 0 ? await credentialFingerprint(paths) : undefined
+  const store = await module.fromStoreConfig(config, env)
+  if (fingerprint === undefined) return store
+  return rotatingSnapstore(store, paths, fingerprint, async () => module.fromStoreConfig(config, env))
 }

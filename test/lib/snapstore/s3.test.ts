@@ -296,6 +296,22 @@ creds('a JSON file (AWS_APPLICATION_CREDENTIALS_JSON) with static keys works', a
   await roundTrip(store, 'json/v2/a')
 })
 
+creds('rotated credential files take effect without re-opening the store (research notes §4.9)', async ({ dir }) => {
+  const file = join(dir, 'rotating.json')
+  const write = (accessKeyID: string) => writeFile(file, JSON.stringify({ accessKeyID, secretAccessKey: 'S3RVER', region: 'us-east-1' }))
+  await write('AKIA-REVOKED-KEY')
+  const store = await openSnapstore(storeConfig(), { AWS_APPLICATION_CREDENTIALS_JSON: file })
+  try {
+    await expectError(keysOf(store, ''), 'CONFIG_INVALID')
+    await write('S3RVER') // the Secret was updated in place
+    assert.ok(Array.isArray(await keysOf(store, '')), 'the same store now lists with the new key')
+    await store.put('rotated/v2/a', Readable.from([Buffer.from('x')]))
+    assert.equal(await keysOf(store, 'rotated/'), ['rotated/v2/a'])
+  } finally {
+    await store.dispose?.()
+  }
+})
+
 creds('a directory with one file per field (AWS_APPLICATION_CREDENTIALS) works', async ({ dir }) => {
   await writeFile(join(dir, 'accessKeyID'), 'S3RVER')
   await writeFile(join(dir, 'secretAccessKey'), 'S3RVER')

@@ -315,6 +315,11 @@ async function createClient(options: ResolvedOptions, containerUrl: string | und
   return new ContainerClient(containerUrl!, credential, { retryOptions: { maxTries: 1 }, keepAliveOptions: { enable: true } })
 }
 
+/** The variables naming the credential file or directory, watched for rotation (research notes §4.9). */
+export function credentialVariables(config: StoreConfig): readonly string[] {
+  return [`${config.envPrefix}AZURE_APPLICATION_CREDENTIALS_JSON`, `${config.envPrefix}AZURE_APPLICATION_CREDENTIALS`]
+}
+
 /**
  * Opens the ABS store for a {@link StoreConfig}, finding credentials as etcd-backup-restore
  * does (`./abs-credentials.ts`, research notes §4.2).

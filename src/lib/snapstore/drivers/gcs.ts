@@ -343,6 +343,11 @@ function apiEndpointOf(endpoint: string): string {
   return endpoint.replace(/\/+$/, '').replace(/\/storage\/v1$/, '')
 }
 
+/** The variable naming the credential file, watched for rotation (research notes §4.9). */
+export function credentialVariables(config: StoreConfig): readonly string[] {
+  return [`${config.envPrefix}GOOGLE_APPLICATION_CREDENTIALS`]
+}
+
 /**
  * Opens the GCS store for a {@link StoreConfig}, finding credentials as etcd-backup-restore does
  * (`./gcs-credentials.ts`, research notes §4.3).

@@ -237,6 +237,17 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
 export default s3Snapstore
 
 /**
+ * The variables naming the credential files (or directories) of a store, watched for rotation
+ * (research notes §4.9): `AWS_APPLICATION_CREDENTIALS[_JSON]` for S3,
+ * `OPENSHIFT_APPLICATION_CREDENTIALS[_JSON]` for OCS, none for ECS (environment only).
+ */
+export function credentialVariables(config: StoreConfig): readonly string[] {
+  if (config.provider === 'ECS') return []
+  const base = config.provider === 'OCS' ? 'OPENSHIFT_APPLICATION_CREDENTIALS' : 'AWS_APPLICATION_CREDENTIALS'
+  return [`${config.envPrefix}${base}_JSON`, `${config.envPrefix}${base}`]
+}
+
+/**
  * Opens the store for a {@link StoreConfig} with provider `S3`, `ECS` or `OCS`, finding
  * credentials as etcd-backup-restore does (`./s3-credentials.ts`, research notes §4.1, §4.6, §4.7).
  * @throws StewardError `CONFIG_INVALID` naming the variable and field at fault
