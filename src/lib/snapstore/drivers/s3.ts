@@ -61,7 +61,7 @@ export interface S3SnapstoreOptions {
   readonly insecureSkipVerify?: boolean
   /** PEM CA bundle to trust for the endpoint; TLS 1.3 is then required, as etcd-backup-restore does. @default the system CAs */
   readonly trustedCaCert?: string
-  /** SSE-C key, used verbatim (its MD5 is sent alongside); needs `sseCustomerAlgorithm`. @default none */
+  /** SSE-C key: base64 of 32 bytes is sent as is, any other value base64-encoded; its MD5 goes alongside (the AWS SDK's rule, docs/storage-s3.md). Needs `sseCustomerAlgorithm`. @default none */
   readonly sseCustomerKey?: string
   /** SSE-C algorithm, e.g. `AES256`; needs `sseCustomerKey`. @default none */
   readonly sseCustomerAlgorithm?: string
