@@ -17,8 +17,9 @@
  *   uncommitted block of a blob when any block list for it is committed, so of two concurrent
  *   writers of one key the later one may fail (InvalidBlockList); snapshot names are unique.
  * - Retries: the SDK's own retry policy is switched off (it retries only 500/503 and resets,
- *   without jitter); every request instead goes through `withRetry` from `../retry.ts`
- *   (throttling, 5xx, resets; exponential backoff with full jitter), each attempt bounded by
+ *   without jitter); every request instead goes through `timedWithRetry`
+ *   (`./_shared/timeouts.ts` over `../retry.ts`: throttling, 5xx, resets; exponential backoff
+ *   with full jitter), each attempt bounded by
  *   `requestTimeoutMs`. A download whose body breaks or stalls is resumed from the byte reached
  *   with a ranged Get Blob pinned to the first response's ETag.
  * - `list` pages through List Blobs and throws rather than end early.
@@ -34,12 +35,12 @@ import type * as AzureSdk from '@azure/storage-blob'
 import { StewardError, messageOf } from '../../errors.ts'
 import type { StoreConfig } from '../config.ts'
 import { assertSafeKey } from '../keys.ts'
-import { resumableStream, withRetry, type RetryPolicy } from '../retry.ts'
+import { resumableStream, type RetryPolicy } from '../retry.ts'
 import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFactory } from '../types.ts'
 import { aborted as abortedIn, firstLine, mapStoreError, type Operation, type OperationTable } from './_shared/errors.ts'
 import { guardedPut, lazy, loadModule, retryPolicyOf } from './_shared/lifecycle.ts'
 import { listPages } from './_shared/listing.ts'
-import { timed, withIdleTimeout } from './_shared/timeouts.ts'
+import { timedWithRetry, withIdleTimeout } from './_shared/timeouts.ts'
 import { partSizeFor, uploadParts, type PartSink } from './_shared/upload.ts'
 import { absOptionsFor } from './abs-credentials.ts'
 
@@ -121,7 +122,7 @@ const absSnapstore: SnapstoreFactory<AbsSnapstoreOptions> = (input) => {
   const fail = (error: unknown, op: Operation, target: string): StewardError => toStewardError(error, { container, account: options.accountName, op, target })
   /** One request with retries; each attempt gets its own timeout and the caller's signal. */
   const call = <T>(signal: AbortSignal | undefined, run: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> =>
-    withRetry(() => timed(signal, options.requestTimeoutMs, run), { ...options.retry, ...(signal ? { signal } : {}) })
+    timedWithRetry(signal, options.requestTimeoutMs, options.retry, run)
 
   const store: Snapstore = {
     driver: DRIVER,

@@ -30,12 +30,12 @@ import type * as GcsSdk from '@google-cloud/storage'
 import { StewardError, messageOf } from '../../errors.ts'
 import type { StoreConfig } from '../config.ts'
 import { assertSafeKey } from '../keys.ts'
-import { isRetryableError, resumableStream, withRetry, type RetryPolicy } from '../retry.ts'
+import { isRetryableError, resumableStream, type RetryPolicy } from '../retry.ts'
 import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFactory } from '../types.ts'
 import { aborted as abortedIn, firstLine, mapStoreError, type Operation, type OperationTable } from './_shared/errors.ts'
 import { guardedPut, lazy, loadModule, retryPolicyOf } from './_shared/lifecycle.ts'
 import { listPages } from './_shared/listing.ts'
-import { timed, untilAborted, withIdleTimeout } from './_shared/timeouts.ts'
+import { isAttemptTimeout, timedWithRetry, untilAborted, withIdleTimeout } from './_shared/timeouts.ts'
 import { gcsOptionsFor } from './gcs-credentials.ts'
 
 const DRIVER = 'GCS'
@@ -116,7 +116,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
    * Only those timeouts are retried here, so the SDK's retries are not multiplied by ours.
    */
   const sdkCall = <T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> =>
-    withRetry(() => timed(signal, options.requestTimeoutMs, (attempt) => untilAborted(run(), attempt)), { ...options.retry, ...(signal ? { signal } : {}), isRetryable: isOurTimeout })
+    timedWithRetry(signal, options.requestTimeoutMs, options.retry, (attempt) => untilAborted(run(), attempt), isAttemptTimeout)
 
   const store: Snapstore = {
     driver: DRIVER,
@@ -136,7 +136,7 @@ const gcsSnapstore: SnapstoreFactory<GcsSnapstoreOptions> = (input) => {
         let size = head.data.length
         if (head.ended) {
           // The SDK does not apply its timeout to a simple upload: each attempt gets ours.
-          await withRetry(() => timed(signal, options.requestTimeoutMs, (attempt) => writeOnce(file.createWriteStream(writeOptions(options, false)), head.data, attempt)), { ...options.retry, ...(signal ? { signal } : {}) })
+          await timedWithRetry(signal, options.requestTimeoutMs, options.retry, (attempt) => writeOnce(file.createWriteStream(writeOptions(options, false)), head.data, attempt))
         } else {
           const rest = (async function* () {
             yield head.data
@@ -280,11 +280,6 @@ async function cancelSession(uri: string, timeoutMs: number): Promise<void> {
   } catch {
     // unreachable: leave the session to expire
   }
-}
-
-/** Whether `error` is a per-attempt timeout of `timed` (not an SDK error after its own retries). */
-function isOurTimeout(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'TimeoutError' && (error as { code?: unknown }).code === 'ETIMEDOUT'
 }
 
 /** Reads from `source` until `limit` bytes are buffered or it ends. */

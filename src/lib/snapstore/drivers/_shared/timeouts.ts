@@ -4,6 +4,7 @@
  * request that takes no AbortSignal.
  */
 import type { Readable } from 'node:stream'
+import { withRetry, type RetryPolicy } from '../../retry.ts'
 import { abortError } from './errors.ts'
 
 /**
@@ -23,6 +24,28 @@ export async function timed<T>(signal: AbortSignal | undefined, timeoutMs: numbe
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Whether `error` is the per-attempt timeout {@link timed} throws (not an error the request itself failed with). */
+export function isAttemptTimeout(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null | undefined
+  return e?.name === 'TimeoutError' && e.code === 'ETIMEDOUT'
+}
+
+/**
+ * `run` with retries under `retry`, each attempt bounded by `timeoutMs` ({@link timed}) and
+ * stopped by the caller's `signal`. `isRetryable` narrows what is retried (default: every
+ * transient error, `isRetryableError`), e.g. to {@link isAttemptTimeout} around an SDK call
+ * that already retries everything else itself.
+ */
+export function timedWithRetry<T>(
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  retry: RetryPolicy,
+  run: (attemptSignal: AbortSignal) => Promise<T>,
+  isRetryable?: (error: unknown) => boolean,
+): Promise<T> {
+  return withRetry(() => timed(signal, timeoutMs, run), { ...retry, ...(signal ? { signal } : {}), ...(isRetryable ? { isRetryable } : {}) })
 }
 
 /** Fails a body that delivers no byte for `idleMs` with a retryable `ETIMEDOUT`, destroying it. */
