@@ -9,12 +9,21 @@ import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.
 import { logger, type LogLevel } from '../log.ts'
 import { createProgress, type ProgressReporter } from './progress.ts'
 import { globalFlags } from './flags.ts'
+import { normalizeGoFlagForms, type FlagShape } from './go-flags.ts'
 
 export abstract class StewardCommand extends Command {
   static override enableJsonFlag = true
   static override baseFlags = globalFlags
 
   #configFile: LoadedConfigFile | undefined
+
+  /** Rewrites Go/pflag boolean forms (`--flag=true|false`) before oclif parses the arguments. */
+  override async init(): Promise<void> {
+    const ctor = this.constructor as typeof StewardCommand
+    const flags = { ...ctor.baseFlags, ...ctor.flags } as unknown as Record<string, FlagShape>
+    this.argv = normalizeGoFlagForms(this.argv, flags)
+    await super.init()
+  }
 
   /** Loads (once) the config file named by `--config`, or found from the working directory. */
   protected async configFile(flags: { config?: string | undefined; 'log-level'?: string | undefined }): Promise<LoadedConfigFile> {
