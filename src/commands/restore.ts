@@ -4,7 +4,9 @@ import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember } from '../lib/config/restore.ts'
+import { logger } from '../lib/log.ts'
 import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
+import { assertDataDirValue } from '../lib/restore/target-guard.ts'
 
 export default class Restore extends StewardCommand {
   static override summary = 'Restore etcd\'s data directory from the backup store.'
@@ -38,13 +40,19 @@ See docs/restore.md.`
 
   async run(): Promise<RestoreResult> {
     const { flags } = await this.parse(Restore)
-    const { config } = await this.configFile(flags)
+    const loaded = await this.configFile(flags)
+    const { config } = loaded
+    const dataDir = flags['data-dir'] !== undefined
+      ? assertDataDirValue(flags['data-dir'], process.env['STEWARD_DATA_DIR'] !== undefined && !this.argv.some((a) => /^(-d|--data-dir)(=|$)/.test(a)) ? 'STEWARD_DATA_DIR' : '--data-dir')
+      : config.restore?.dataDir !== undefined
+        ? assertDataDirValue(config.restore.dataDir, `restore.dataDir in ${loaded.path ?? 'the config file'}`)
+        : 'default.etcd'
     const store = await openBackupStore(flags, config)
     const progress = this.progress('restore')
     const signals = abortOnSignals()
     const result = await using([store], () =>
       restoreFullSnapshot(store, {
-        dataDir: flags['data-dir'] ?? config.restore?.dataDir ?? 'default.etcd',
+        dataDir,
         force: flags.force,
         member: resolveRestoreMember(flags, config),
         snapshot: flags.snapshot,
@@ -60,6 +68,7 @@ See docs/restore.md.`
           ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
         },
         onProgress: (bytes, total) => progress.update(bytes, total),
+        onCleanup: (message) => logger().warn(message),
         signal: signals.signal,
       }),
     ).finally(() => {

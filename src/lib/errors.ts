@@ -43,6 +43,14 @@ export const ERROR_CODES = {
   ABORTED: { exit: 130, http: 503 },
   /** A bug: an invariant did not hold. */
   INTERNAL: { exit: 1, http: 500 },
+  /**
+   * The restore target is a directory steward never replaces, `--force` or not: `/`, a home
+   * directory, the working directory, one holding the backup store or steward's own files, or
+   * (with `--force`) a non-empty directory that is not an etcd data directory.
+   */
+  DATA_DIR_PROTECTED: { exit: 34, http: 409 },
+  /** The data directory or the work dir beside it cannot be written (permission, read-only or full filesystem, I/O error). */
+  DATA_DIR_WRITE_FAILED: { exit: 35, http: 507 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

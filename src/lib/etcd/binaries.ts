@@ -20,7 +20,7 @@ const cache = new Map<string, string>()
 let packageRoot: string | null | undefined
 
 /** The directory holding steward's package.json, searched upwards from this module (works from src/ and dist/). */
-function findPackageRoot(): string | null {
+export function findPackageRoot(): string | null {
   if (packageRoot !== undefined) return packageRoot
   let dir = dirname(fileURLToPath(import.meta.url))
   packageRoot = null

@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fsyncPath } from '../fsync.ts'
-import { StewardError, messageOf } from '../errors.ts'
+import { StewardError } from '../errors.ts'
+import { osError } from '../os-errors.ts'
 import { processesUsing } from '../validate/in-use.ts'
+import { assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
 
 /** Whether `dir` exists and holds at least one entry. */
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
@@ -22,11 +24,16 @@ export async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 /**
- * Fails with `DATA_DIR_LOCKED` when a process (a running etcd) has its database open, and with
+ * Fails with `DATA_DIR_PROTECTED` for a directory no restore may replace (see
+ * {@link assertSafeTarget}: `/`, home and working directories, the store's or steward's own
+ * directory, and with `force` a non-empty directory that is not an etcd data dir), with
+ * `DATA_DIR_LOCKED` when a process (a running etcd) has its database open, and with
  * `DATA_DIR_EXISTS` when `dataDir` holds anything and `force` is off.
- * @throws StewardError `DATA_DIR_LOCKED`, `DATA_DIR_EXISTS`
+ * @returns what is at the target now (`etcd-data-dir` or `empty` is what `force` replaces)
+ * @throws StewardError `CONFIG_INVALID` (empty `dataDir`), `DATA_DIR_PROTECTED`, `DATA_DIR_LOCKED`, `DATA_DIR_EXISTS`
  */
-export async function assertReplaceable(dataDir: string, force: boolean): Promise<void> {
+export async function assertReplaceable(dataDir: string, force: boolean, paths: ProtectedPaths = {}): Promise<TargetKind> {
+  const kind = await assertSafeTarget(dataDir, force, paths)
   const users = await processesUsing(join(dataDir, 'member', 'snap', 'db'))
   if (users.length > 0) {
     throw new StewardError('DATA_DIR_LOCKED', 'restore', `data directory ${dataDir} is in use by pid ${users.map((u) => u.pid).join(', ')}; nothing was changed`, {
@@ -40,6 +47,7 @@ export async function assertReplaceable(dataDir: string, force: boolean): Promis
       hints: ['pass --force to replace it (it is removed only after the restore succeeded)', 'or pick another --data-dir'],
     })
   }
+  return kind
 }
 
 /**
@@ -51,10 +59,18 @@ export async function assertReplaceable(dataDir: string, force: boolean): Promis
 export async function makeWorkDir(dataDir: string): Promise<string> {
   const target = resolve(dataDir)
   const parent = dirname(target)
-  await mkdir(parent, { recursive: true })
+  try {
+    await mkdir(parent, { recursive: true })
+  } catch (error) {
+    throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot create ${parent}, the parent of --data-dir`)
+  }
   await assertNotMountPoint(target, parent)
   const work = join(parent, `.${basename(target)}.steward-restore-${randomBytes(4).toString('hex')}`)
-  await mkdir(work, { mode: 0o700 })
+  try {
+    await mkdir(work, { mode: 0o700 })
+  } catch (error) {
+    throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot create the work dir ${work} beside --data-dir (steward restores there, then renames into place)`)
+  }
   return work
 }
 
@@ -65,10 +81,14 @@ export async function makeWorkDir(dataDir: string): Promise<string> {
  * `dataDir` — the next restore moves it back first ({@link recoverInterruptedSwap}). The temporary etcd that replays deltas runs without fsync, so every file of the
  * restored tree and the directories are fsynced first, and the parent after the rename.
  */
-export async function swapIntoPlace(restored: string, dataDir: string, force: boolean): Promise<void> {
+export async function swapIntoPlace(restored: string, dataDir: string, force: boolean, paths: ProtectedPaths = {}): Promise<TargetKind> {
   const target = resolve(dataDir)
-  await assertReplaceable(target, force)
-  await syncTree(restored)
+  const kind = await assertReplaceable(target, force, paths)
+  try {
+    await syncTree(restored)
+  } catch (error) {
+    throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot make the restored data durable in ${restored}`)
+  }
   let aside: string | undefined
   try {
     await stat(target)
@@ -76,17 +96,20 @@ export async function swapIntoPlace(restored: string, dataDir: string, force: bo
     await rename(target, aside)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new StewardError('DATA_DIR_INVALID', 'restore', `cannot move ${target} aside: ${messageOf(error)}`, { cause: error })
+      throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot move ${target} aside`)
     }
   }
   try {
     await rename(restored, target)
   } catch (error) {
     if (aside) await rename(aside, target).catch(() => undefined)
-    throw new StewardError('DATA_DIR_INVALID', 'restore', `cannot move the restored data into ${target}: ${messageOf(error)}`, { cause: error })
+    throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot move the restored data into ${target}`)
   }
-  await fsyncPath(dirname(target))
+  await fsyncPath(dirname(target)).catch((error: unknown) => {
+    throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot make the rename into ${target} durable`)
+  })
   if (aside) await rm(aside, { recursive: true, force: true })
+  return kind
 }
 
 /** fsyncs every file and directory under `dir` (the tree of one data dir: a handful of files). */

@@ -11,9 +11,10 @@
  */
 import { createWriteStream } from 'node:fs'
 import { rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { StewardError, isStewardError } from '../errors.ts'
+import { errnoOf, osError } from '../os-errors.ts'
 import { rfc3339ToNanos } from '../delta/apply.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
@@ -21,6 +22,7 @@ import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
 import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
+import { assertDataDirValue, assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
 import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
 
 export interface RestoreOptions {
@@ -49,6 +51,8 @@ export interface RestoreOptions {
   readonly onProgress?: (bytes: number, totalBytes: number | undefined) => void
   /** Called after each applied delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
+  /** Called with each thing cleaned up from a killed earlier restore (orphan etcd, work dir), for the log. */
+  readonly onCleanup?: (message: string) => void
   readonly signal?: AbortSignal
 }
 
@@ -68,8 +72,12 @@ export interface RestoreResult {
   readonly dbSizeBytes: number
   readonly deltasApplied: number
   readonly eventsApplied: number
-  /** Things the user must know: fallback to an older full snapshot, partial restore. */
+  /** Things the user must know: fallback to an older full snapshot, partial restore, a replaced data dir. */
   readonly warnings: readonly string[]
+  /** What `--force` replaced at `dataDir`: `etcd-data-dir` or `empty`; absent when nothing was there. */
+  readonly replaced?: 'etcd-data-dir' | 'empty'
+  /** Work dirs (and orphan temporary etcds) of killed earlier restores that were removed first. */
+  readonly cleaned: readonly string[]
   /** With `end: 'partial'`: the object that stopped the restore. */
   readonly failure?: { readonly object: string; readonly code: string; readonly message: string }
   readonly durationSeconds: number
@@ -85,11 +93,31 @@ export interface RestoreResult {
  *   failure the target is untouched and the work dir removed.
  */
 export async function restoreFullSnapshot(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
+  try {
+    return await restoreInto(store, options)
+  } catch (error) {
+    // The boundary where the cause is known: store drivers and etcd wrap their own failures, so
+    // an OS error left here came from the data dir's side (the work dir beside it).
+    if (!isStewardError(error) && errnoOf(error)) throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `restoring into ${resolve(options.dataDir)} failed`)
+    throw error
+  }
+}
+
+/** The Local store's root directory (a restore must never replace a directory holding it). */
+export function localStoreRoot(store: BackupStore): string | undefined {
+  const { snapstore } = store
+  return snapstore.capabilities.localFiles && snapstore.localPath ? dirname(snapstore.localPath('probe')) : undefined
+}
+
+async function restoreInto(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
+  assertDataDirValue(options.dataDir)
   const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
+  const paths: ProtectedPaths = { storeRoot: localStoreRoot(store) }
+  await assertSafeTarget(options.dataDir, false, paths)
   const recovered = await recoverInterruptedSwap(options.dataDir)
-  await assertReplaceable(options.dataDir, options.force)
-  await cleanupStaleWorkDirs(options.dataDir)
+  await assertReplaceable(options.dataDir, options.force, paths)
+  const cleaned = await cleanupStaleWorkDirs(options.dataDir, options.onCleanup)
   const all = await store.list()
   const candidates = fullCandidates(all, options, toTimeNanos)
   const pointInTime = options.toRevision !== undefined || toTimeNanos !== undefined
@@ -98,7 +126,9 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   const work = await makeWorkDir(options.dataDir)
   const warnings: string[] = [...recovered]
   try {
-    await writeFile(join(work, 'owner.pid'), `${process.pid}\n`)
+    await writeFile(join(work, 'owner.pid'), `${process.pid}\n`).catch((error: unknown) => {
+      throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot write in the work dir ${work}`)
+    })
     const restored = join(work, 'data')
     const chainEnd = (full: StoredSnapshot) => deltaChain(all, full.lastRevision, full.name, options.toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
     const wanted = candidates[0] ? chainEnd(candidates[0]) : 0
@@ -132,7 +162,8 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
     }
     let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
     if (withDeltas) outcome = await replayDeltas(store, all, base, work, restored, multiMember, toTimeNanos, warnings, options)
-    await swapIntoPlace(restored, options.dataDir, options.force)
+    const replaced: TargetKind = await swapIntoPlace(restored, options.dataDir, options.force, paths)
+    if (replaced === 'etcd-data-dir') warnings.push(`REPLACED: --force replaced the existing etcd data directory ${resolve(options.dataDir)}`)
     return {
       dataDir: options.dataDir,
       snapshot: base.full.name,
@@ -144,6 +175,8 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
       deltasApplied: outcome.deltasApplied,
       eventsApplied: outcome.eventsApplied,
       warnings,
+      ...(replaced === 'etcd-data-dir' || replaced === 'empty' ? { replaced } : {}),
+      cleaned,
       ...(outcome.failure ? { failure: outcome.failure } : {}),
       durationSeconds: (performance.now() - started) / 1000,
     }
@@ -190,8 +223,30 @@ function singleMember(member: RestoreMemberConfig): RestoreMemberConfig {
   return { ...member, initialCluster: `${member.name}=http://127.0.0.1:2380`, initialAdvertisePeerUrls: ['http://127.0.0.1:2380'] }
 }
 
+/** What helps when a full snapshot is unusable: the restore flags that avoid it. */
+export const CORRUPT_FULL_HINTS = [
+  'pass --fallback-to-older-full to restore an older full snapshot whose delta chain reaches as far',
+  'or name another full snapshot with --snapshot <name> (see steward snapshot list)',
+  'or stop before this snapshot with --to-revision <revision> (an older full snapshot is used)',
+] as const
+
+/** A corrupt full snapshot's error, naming its object key and the flags that help. */
+function namingFullSnapshot(error: unknown, full: StoredSnapshot): unknown {
+  if (!isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT')) return error
+  const reason = error.reason.includes(full.key) ? error.reason : `full snapshot ${full.key}: ${error.reason}`
+  return new StewardError(error.code, error.component, reason, { cause: error, details: { ...error.context, snapshot: full.key }, hints: [...CORRUPT_FULL_HINTS] })
+}
+
 /** Full snapshot → verified file → `etcdutl snapshot restore` into `target`. */
 async function restoreBase(store: BackupStore, full: StoredSnapshot, work: string, target: string, member: RestoreMemberConfig, options: RestoreOptions): Promise<{ revision: number; dbSizeBytes: number }> {
+  try {
+    return await restoreBaseOnce(store, full, work, target, member, options)
+  } catch (error) {
+    throw namingFullSnapshot(error, full)
+  }
+}
+
+async function restoreBaseOnce(store: BackupStore, full: StoredSnapshot, work: string, target: string, member: RestoreMemberConfig, options: RestoreOptions): Promise<{ revision: number; dbSizeBytes: number }> {
   const snapshot = await materialize(store, full, work, options)
   if (snapshot.hashChecked) await etcdutlRestore(snapshot.path, target, member, true, options.signal, full.key)
   else await restoreWhileVerifying(snapshot.path, target, member, full.key, options.signal)
@@ -281,7 +336,16 @@ async function materialize(store: BackupStore, full: StoredSnapshot, work: strin
   const counter = new ByteCounter((bytes) => options.onProgress?.(bytes, total))
   const target = join(work, 'snapshot.db')
   const decompressed = await store.open(full, options.signal)
-  await pipeline(decompressed, counter, verifier, createWriteStream(target, { mode: 0o600, highWaterMark: 4 * 1024 * 1024 }), signalOption)
+  const file = createWriteStream(target, { mode: 0o600, highWaterMark: 4 * 1024 * 1024 })
+  let writeFailure: unknown
+  file.once('error', (error) => (writeFailure = error))
+  try {
+    await pipeline(decompressed, counter, verifier, file, signalOption)
+  } catch (error) {
+    // A failed write (ENOSPC, EIO…) in the work dir is the data dir's side, not a bad snapshot.
+    if (writeFailure !== undefined) throw osError(writeFailure, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot write the snapshot into the work dir ${work}`)
+    throw error
+  }
   return { path: target, hashChecked: true }
 }
 

@@ -46,21 +46,21 @@ test('the work dir of an ordinary data dir sits beside it, hidden, mode 0700', a
 test('a non-empty data dir is refused without force, accepted with it', async ({ dir }) => {
   const target = join(dir, 'data.etcd')
   await assertReplaceable(target, false)
-  await dirWith(target, 'x', 'old')
+  await dirWith(join(target, 'member', 'snap'), 'db', 'old')
   try {
     await assertReplaceable(target, false)
     assert.unreachable('must refuse')
   } catch (error) {
     assert.ok(isStewardError(error, 'DATA_DIR_EXISTS'))
   }
-  await assertReplaceable(target, true)
+  assert.is(await assertReplaceable(target, true), 'etcd-data-dir')
 })
 
 test('swap with force replaces the old dir and leaves nothing beside it', async ({ dir }) => {
   const target = join(dir, 'data.etcd')
-  await dirWith(target, 'x', 'old')
+  await dirWith(join(target, 'member', 'wal'), 'x', 'old')
   await dirWith(join(dir, 'work', 'data'), 'y', 'new')
-  await swapIntoPlace(join(dir, 'work', 'data'), target, true)
+  assert.is(await swapIntoPlace(join(dir, 'work', 'data'), target, true), 'etcd-data-dir')
   assert.is(await readFile(join(target, 'y'), 'utf8'), 'new')
   assert.equal((await readdir(dir)).sort(), ['data.etcd', 'work'])
 })
