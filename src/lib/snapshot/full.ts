@@ -74,14 +74,22 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
     isFinal: options.final ?? false,
   })
   const key = store.keyFor(name)
-  const source = await etcd.snapshot(endpoint, options.signal)
+  // A store that cannot take the object (a file where its directory should be, read-only) fails
+  // here, before etcd starts streaming the database.
+  await store.snapstore.prepareWrite?.(key, options.signal ? { signal: options.signal } : {})
+  // A failed upload stops etcd's stream at once (the gRPC call is cancelled), instead of the
+  // stream running on until --etcd-snapshot-timeout.
+  const stopStream = new AbortController()
+  const streamSignal = options.signal ? AbortSignal.any([options.signal, stopStream.signal]) : stopStream.signal
+  const source = await etcd.snapshot(endpoint, streamSignal)
   const verifier = new FullSnapshotVerifier({ source: `the snapshot stream from ${endpoint}` })
   const counter = new ByteCounter(options.onProgress)
   const compressor = createCompressor(options.compression)
   const upload = store.snapstore.put(key, compressor, options.signal ? { signal: options.signal } : {})
+  upload.catch(() => stopStream.abort())
   try {
     const [, info] = await Promise.all([
-      pipeline(source.stream, counter, verifier, compressor, options.signal ? { signal: options.signal } : {}),
+      pipeline(source.stream, counter, verifier, compressor, { signal: streamSignal }),
       upload,
     ])
     const digest = verifier.digest
@@ -102,8 +110,12 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
     }
   } catch (error) {
     // The put is atomic, so a failed pipeline leaves nothing listed; make sure it settled.
-    await upload.catch(() => undefined)
+    stopStream.abort()
+    const uploadFailure: unknown = await upload.then(() => undefined, (failure: unknown) => failure)
     if (isStewardError(error)) throw error
+    // A failed write destroys the compressor, so the stream side may report "premature close"
+    // first; the store's error is the cause.
+    if (isStewardError(uploadFailure)) throw uploadFailure
     if ((error as { name?: string }).name === 'AbortError') throw new StewardError('ABORTED', 'snapshot', 'snapshot aborted; nothing was stored', { cause: error })
     throw new StewardError('INTERNAL', 'snapshot', `snapshot failed: ${(error as Error).message}`, { cause: error })
   }

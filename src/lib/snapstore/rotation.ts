@@ -89,5 +89,11 @@ export function rotatingSnapstore(first: Snapstore, paths: readonly string[], fi
     },
   }
   if (first.localPath) wrapper.localPath = (key) => current.localPath!(key)
+  if (first.listPartials) {
+    wrapper.listPartials = async function* (prefix, options) {
+      yield* (await storeNow()).listPartials!(prefix, options)
+    }
+  }
+  if (first.prepareWrite) wrapper.prepareWrite = async (key, options) => (await storeNow()).prepareWrite?.(key, options)
   return wrapper
 }

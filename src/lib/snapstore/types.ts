@@ -71,6 +71,20 @@ export interface Snapstore {
   delete(key: string, options?: OperationOptions): Promise<void>
   /** For drivers with `capabilities.localFiles`: the object's absolute file path. */
   localPath?(key: string): string
+  /**
+   * Optional cheap check that a `put` of `key` can succeed (the directory exists or can be
+   * created, and takes a file), so a store that cannot take the object fails before expensive
+   * work such as opening etcd's snapshot stream. Leaves nothing that a listing shows.
+   * @throws StewardError `STORE_FAILED`, `STORE_NOT_FOUND`
+   */
+  prepareWrite?(key: string, options?: OperationOptions): Promise<void>
+  /**
+   * Optional: leftovers of uploads that never finished (a killed writer) under `prefix`, which
+   * {@link list} never shows (Local: hidden `.partial-*` files). Each can be removed with
+   * {@link delete}. Drivers whose unfinished uploads are invisible objects omit it.
+   * @throws StewardError `STORE_FAILED`, `STORE_NOT_FOUND`
+   */
+  listPartials?(prefix: string, options?: OperationOptions): AsyncIterable<ObjectInfo>
   /** Releases clients and sockets. Calling it twice is harmless. */
   dispose?(): Promise<void>
 }

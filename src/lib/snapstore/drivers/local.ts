@@ -14,7 +14,8 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fsyncPath } from '../../fsync.ts'
-import { StewardError, isStewardError, messageOf } from '../../errors.ts'
+import { StewardError } from '../../errors.ts'
+import { osError } from '../../os-errors.ts'
 import type { StoreConfig } from '../config.ts'
 import { assertSafeKey } from '../keys.ts'
 import type { ObjectInfo, OperationOptions, PutOptions, Snapstore, SnapstoreFactory } from '../types.ts'
@@ -51,8 +52,7 @@ const localSnapstore: SnapstoreFactory<LocalSnapstoreOptions> = (input) => {
     async put(key: string, body: Readable, op: PutOptions = {}): Promise<ObjectInfo> {
       const target = pathOf(key)
       const dir = dirname(target)
-      if (!options.createRoot) await assertRoot(root)
-      await mkdir(dir, { recursive: true, mode: 0o700 })
+      await makeDir(root, dir, options.createRoot)
       const temp = join(dir, `${PARTIAL_PREFIX}${randomBytes(6).toString('hex')}-${key.split('/').pop()}`)
       try {
         const out = createWriteStream(temp, { mode: 0o600, flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES })
@@ -62,10 +62,29 @@ const localSnapstore: SnapstoreFactory<LocalSnapstoreOptions> = (input) => {
         await fsyncPath(dir)
       } catch (error) {
         await rm(temp, { force: true })
-        throw wrap(error, `could not write ${key}`)
+        throw wrap(error, `could not write ${key} to ${dir}`)
       }
-      const info = await stat(target)
-      return { key, sizeBytes: info.size, lastModified: info.mtime }
+      try {
+        const info = await stat(target)
+        return { key, sizeBytes: info.size, lastModified: info.mtime }
+      } catch (error) {
+        throw wrap(error, `could not stat ${key} after writing it`)
+      }
+    },
+
+    async prepareWrite(key: string): Promise<void> {
+      const dir = dirname(pathOf(key))
+      await makeDir(root, dir, options.createRoot)
+      // A probe file proves the directory takes files (catches EACCES, EROFS, a full disk's inodes).
+      const probe = join(dir, `${PARTIAL_PREFIX}probe-${randomBytes(6).toString('hex')}`)
+      try {
+        const handle = await open(probe, 'wx', 0o600)
+        await handle.close()
+      } catch (error) {
+        throw wrap(error, `cannot write into ${dir}`)
+      } finally {
+        await rm(probe, { force: true }).catch(() => undefined)
+      }
     },
 
     async get(key: string): Promise<Readable | null> {
@@ -94,6 +113,11 @@ const localSnapstore: SnapstoreFactory<LocalSnapstoreOptions> = (input) => {
       yield* walk(root, root, prefix, op.signal)
     },
 
+    async *listPartials(prefix: string, op: OperationOptions = {}): AsyncIterable<ObjectInfo> {
+      await assertRoot(root)
+      yield* walk(root, root, prefix, op.signal, true)
+    },
+
     async delete(key: string): Promise<void> {
       try {
         await rm(pathOf(key), { force: true })
@@ -113,7 +137,8 @@ export default localSnapstore
 
 // --- internal helpers ---
 
-async function* walk(root: string, dir: string, prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
+/** Objects under `dir` whose key starts with `prefix`; with `partials`, only the hidden `.partial-*` files instead. */
+async function* walk(root: string, dir: string, prefix: string, signal?: AbortSignal, partials = false): AsyncIterable<ObjectInfo> {
   let handle
   try {
     handle = await opendir(dir)
@@ -130,13 +155,14 @@ async function* walk(root: string, dir: string, prefix: string, signal?: AbortSi
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const entry of entries) {
     if (signal?.aborted) throw new StewardError('ABORTED', COMPONENT, 'listing aborted')
-    if (entry.name.startsWith(PARTIAL_PREFIX)) continue
+    const isPartial = entry.name.startsWith(PARTIAL_PREFIX)
+    if (isPartial && !(partials && entry.isFile)) continue
     const path = join(dir, entry.name)
     const key = relative(root, path).split(sep).join('/')
     if (entry.isDir) {
       // Only descend where keys below can still match the prefix.
-      if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || prefix === '') yield* walk(root, path, prefix, signal)
-    } else if (entry.isFile && key.startsWith(prefix)) {
+      if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix) || prefix === '') yield* walk(root, path, prefix, signal, partials)
+    } else if (entry.isFile && isPartial === partials && key.startsWith(prefix)) {
       try {
         const info = await stat(path)
         yield { key, sizeBytes: info.size, lastModified: info.mtime }
@@ -160,14 +186,30 @@ async function assertRoot(root: string): Promise<void> {
   })
 }
 
+/** Creates `dir` (and `root` when `createRoot`), as the store's errors. */
+async function makeDir(root: string, dir: string, createRoot: boolean): Promise<void> {
+  if (!createRoot) await assertRoot(root)
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    if (code(error) === 'ENOTDIR' || code(error) === 'EEXIST') {
+      // A file sits where the store's directory (or one above it) should be.
+      throw new StewardError('STORE_NOT_FOUND', COMPONENT, `the backup directory ${dir} cannot be created: a file, not a directory, sits at that path or above it`, {
+        cause: error,
+        hints: ['point --store (file://…) or --store-container at a directory'],
+        details: { root, errno: code(error) },
+      })
+    }
+    throw wrap(error, `cannot create the backup directory ${dir}`)
+  }
+}
+
 function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code
 }
 
 function wrap(error: unknown, message: string): StewardError {
-  if (isStewardError(error)) return error
-  if (code(error) === 'ABORT_ERR') return new StewardError('ABORTED', COMPONENT, `${message}: aborted`, { cause: error })
-  return new StewardError('STORE_FAILED', COMPONENT, `${message}: ${messageOf(error)}`, { cause: error })
+  return osError(error, 'STORE_FAILED', COMPONENT, message)
 }
 
 /**
