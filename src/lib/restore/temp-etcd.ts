@@ -3,8 +3,9 @@
  * snapshots (research notes `etcd-backup-restore.md` §6.3 step 1). Loopback-only, on free
  * ports, with fsync off (`--unsafe-no-fsync`: a failed restore is redone from scratch, so
  * durability during it buys nothing). Always stopped: by {@link TempEtcd.stop}, on abort, on
- * SIGINT/SIGTERM and on process exit. Its pid is written to `<workDir>/etcd.pid` so a re-run
- * after a SIGKILLed restore can reap it (see `cleanupStaleWorkDirs`).
+ * SIGINT/SIGTERM and on process exit; and when steward itself is SIGKILLed, by a watchdog (see
+ * {@link WATCHDOG_SCRIPT}). Its pid is written to `<workDir>/etcd.pid` so a re-run after a
+ * SIGKILLed restore can reap it should the watchdog have failed too (see `cleanupStaleWorkDirs`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
@@ -51,6 +52,16 @@ export interface TempEtcd {
 /** Raft entries the temporary etcd keeps in memory between its snapshots (etcd's default: 100000). */
 export const TEMP_ETCD_SNAPSHOT_COUNT = 10_000
 
+/**
+ * Node has no PR_SET_PDEATHSIG, so etcd is started through this POSIX `sh` script: it keeps
+ * steward's end of a pipe (fd 0) in a background subshell and `exec`s etcd (same pid, so
+ * signals and the pid file reach etcd itself). When steward stops etcd normally it first
+ * writes a line to the pipe and the subshell exits; when steward dies, even by SIGKILL, the
+ * kernel closes the pipe, `read` hits end-of-file, and the subshell SIGKILLs etcd. Only sh
+ * builtins are used (no ps, grep or kill binaries needed in the image).
+ */
+export const WATCHDOG_SCRIPT = 'exec 3<&0; ( if read -r _ <&3; then exit 0; fi; kill -9 $$ 2>/dev/null ) & exec "$@" 0</dev/null 3<&-'
+
 const CALL_MS = 60_000
 const MAINTENANCE_MS = 5 * 60_000
 const START_ATTEMPTS = 3
@@ -95,7 +106,12 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
   // A fresh log per attempt, so a start-up error shows this attempt's lines only.
   const logPath = join(options.workDir, 'etcd.log')
   const log = createWriteStream(logPath, { flags: 'w' })
-  const child = spawn(findEtcdTool('etcd'), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } })
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'steward-etcd-watchdog', findEtcdTool('etcd'), ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '' },
+  })
+  // A write to the watchdog's pipe after etcd died is harmless.
+  child.stdin?.on('error', () => undefined)
   child.stdout?.pipe(log, { end: false })
   child.stderr?.pipe(log, { end: false })
   const guard = installGuards(child, options.signal)
@@ -168,6 +184,8 @@ function installGuards(child: ChildProcess, signal: AbortSignal | undefined): { 
 }
 
 async function terminate(child: ChildProcess): Promise<void> {
+  // Tell the watchdog this stop is deliberate (see WATCHDOG_SCRIPT), so it exits without a SIGKILL.
+  if (child.stdin && !child.stdin.destroyed) child.stdin.end('stop\n')
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.kill('SIGTERM')
@@ -192,10 +210,12 @@ function freePort(): Promise<number> {
  * Removes work dirs a killed restore left beside `dataDir` (`.<name>.steward-restore-*`, see
  * `makeWorkDir`), after SIGKILLing the temporary etcd recorded in their `etcd.pid` when that
  * process still runs on that dir. Dirs whose `owner.pid` process is alive are left alone (a
- * concurrent restore). Linux `/proc` is used to confirm a pid; elsewhere the pid is not killed.
+ * concurrent restore). Linux `/proc` is used to confirm a pid (it must be etcd, with that
+ * dir in its arguments); elsewhere the pid is not killed.
+ * @param onCleanup called with a sentence per orphan killed and per dir removed (for the log)
  * @returns the dirs removed
  */
-export async function cleanupStaleWorkDirs(dataDir: string): Promise<string[]> {
+export async function cleanupStaleWorkDirs(dataDir: string, onCleanup?: (message: string) => void): Promise<string[]> {
   const target = resolve(dataDir)
   const prefix = `.${basename(target)}.steward-restore-`
   const entries = await readdir(dirname(target)).catch(() => [] as string[])
@@ -206,16 +226,28 @@ export async function cleanupStaleWorkDirs(dataDir: string): Promise<string[]> {
     if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue
     const etcdPid = await readPid(join(dir, 'etcd.pid'))
     if (etcdPid !== undefined) {
-      const cmdline = await readFile(`/proc/${etcdPid}/cmdline`, 'utf8').catch(() => '')
-      if (cmdline.includes(dir)) {
+      const argv = (await readFile(`/proc/${etcdPid}/cmdline`, 'utf8').catch(() => '')).split('\0')
+      if (isEtcdOn(argv, dir) && (await isRunning(etcdPid))) {
         process.kill(etcdPid, 'SIGKILL')
         for (let i = 0; i < 50 && (await isRunning(etcdPid)); i++) await new Promise((r) => setTimeout(r, 100))
+        onCleanup?.(`killed orphan temporary etcd (pid ${etcdPid}) left running on ${dir} by a killed restore`)
       }
     }
     await rm(dir, { recursive: true, force: true })
+    onCleanup?.(`removed work dir ${dir} left by a killed restore`)
     removed.push(dir)
   }
   return removed
+}
+
+/** Whether a process's argv (from /proc/<pid>/cmdline) is etcd with a `--data-dir` inside `dir`. */
+export function isEtcdOn(argv: readonly string[], dir: string): boolean {
+  const program = argv.findIndex((arg) => basename(arg) === 'etcd')
+  if (program < 0) return false
+  const rest = argv.slice(program + 1)
+  const at = rest.indexOf('--data-dir')
+  const dataDir = at >= 0 ? rest[at + 1] : rest.find((arg) => arg.startsWith('--data-dir='))?.slice('--data-dir='.length)
+  return dataDir !== undefined && (dataDir === dir || dataDir.startsWith(`${dir}/`))
 }
 
 async function readPid(path: string): Promise<number | undefined> {
