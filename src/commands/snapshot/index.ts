@@ -65,6 +65,7 @@ See docs/delta-snapshots.md.`
         ...request,
         signal: signals.signal,
         onProgress: (bytes) => progress.update(bytes),
+        onCleanup: (message) => logger().warn(message),
         onEvent: (event) => {
           const line = describeSnapshotEvent(event)
           if (line) this.log(line)

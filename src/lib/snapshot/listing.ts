@@ -1,6 +1,7 @@
 /** What `steward snapshot list` reports: every snapshot, and the set a restore would use. */
 import type { BackupStore, StoredSnapshot } from './backup-store.ts'
 import { latestSet } from './name.ts'
+import { PARTIAL_MAX_AGE_SECONDS, listPartialUploads, type PartialUpload } from './partials.ts'
 
 /** One row of the listing. */
 export interface ListedSnapshot {
@@ -34,6 +35,8 @@ export interface StoreListing {
     /** Creation time of the newest snapshot in the set. */
     readonly reachesTime: string | null
   }
+  /** Unfinished uploads of killed snapshots (never restored from); `stale` ones the next snapshot removes. */
+  readonly partials: readonly PartialUpload[]
 }
 
 const POLICY_BY_SUFFIX: Record<string, string> = { '': 'none', '.gz': 'gzip', '.zlib': 'zlib', '.Z': 'lzw', '.zst': 'zstd' }
@@ -44,7 +47,9 @@ export async function describeStore(store: BackupStore): Promise<StoreListing> {
   const set = latestSet(all)
   const inSet = new Set([set.full?.key, ...set.deltas.map((d) => d.key)].filter(Boolean))
   const newest = set.deltas.at(-1) ?? set.full
+  const partials = await listPartialUploads(store)
   return {
+    partials,
     location: store.location,
     snapshots: all.map((s: StoredSnapshot) => ({
       name: s.name,
@@ -71,7 +76,7 @@ export async function describeStore(store: BackupStore): Promise<StoreListing> {
 
 /** A plain-text table of the listing, for terminals. */
 export function renderListing(listing: StoreListing): string {
-  if (listing.snapshots.length === 0) return `No snapshots in ${listing.location}.`
+  if (listing.snapshots.length === 0) return [`No snapshots in ${listing.location}.`, ...renderPartials(listing.partials)].join('\n')
   const header = ['KIND', 'START', 'LAST', 'CREATED (UTC)', 'SIZE', 'COMPRESSION', 'FINAL', 'RESTORE', 'NAME']
   const rows = listing.snapshots.map((s) => [
     s.isChunk ? `${s.kind}(chunk)` : s.kind,
@@ -90,5 +95,15 @@ export function renderListing(listing: StoreListing): string {
   const summary = set.full
     ? `Restore would use ${set.full}${set.deltas.length ? ` + ${set.deltas.length} delta(s)` : ''}, reaching revision ${set.reachesRevision} (${set.reachesTime}).`
     : 'No full snapshot: nothing to restore from.'
-  return [`Store: ${listing.location}`, line(header), ...rows.map(line), '', summary].join('\n')
+  return [`Store: ${listing.location}`, line(header), ...rows.map(line), '', summary, ...renderPartials(listing.partials)].join('\n')
+}
+
+/** The short extra section about unfinished uploads (none: no lines). */
+function renderPartials(partials: readonly PartialUpload[]): string[] {
+  if (partials.length === 0) return []
+  return [
+    '',
+    `Unfinished uploads of killed snapshots (not snapshots; the next snapshot removes those older than ${PARTIAL_MAX_AGE_SECONDS / 3600}h):`,
+    ...partials.map((p) => `  ${p.key}  ${p.sizeBytes} bytes  last written ${p.lastModified}${p.stale ? '  [stale]' : ''}`),
+  ]
 }

@@ -15,6 +15,7 @@ import { StewardError } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore } from './backup-store.ts'
 import { takeFullSnapshot, type FullSnapshotResult } from './full.ts'
+import { removeStalePartialUploads } from './partials.ts'
 
 export type SnapshotMode = 'full' | 'delta' | 'watch'
 
@@ -33,6 +34,8 @@ export interface SnapshotRequest {
   readonly onProgress?: (bytes: number) => void
   /** What `watch` mode did (stored a snapshot, reconnected, buffered events). */
   readonly onEvent?: (event: SnapshotEvent) => void
+  /** Called with a sentence per leftover removed first (unfinished uploads of killed snapshots), for the log. */
+  readonly onCleanup?: (message: string) => void
 }
 
 /** `--json` output: the result of the mode that ran. */
@@ -58,6 +61,10 @@ export function checkSnapshotRequest(request: SnapshotRequest): void {
  */
 export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request: SnapshotRequest): Promise<SnapshotResult> {
   checkSnapshotRequest(request)
+  // Uploads a killed snapshot left (older than an hour); a failure here must not cost a backup.
+  await removeStalePartialUploads(store, request.onCleanup).catch((error: unknown) => {
+    request.onCleanup?.(`could not remove unfinished uploads of killed snapshots: ${(error as Error).message}`)
+  })
   const { compression, memoryLimitBytes, signal } = request
   switch (request.mode) {
     case 'watch':
