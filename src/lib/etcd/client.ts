@@ -9,6 +9,7 @@
  * transport (`wire/`), which streams at etcdctl's speed; etcd3 (and grpc-js) are loaded only
  * when a command needs another call, so `steward snapshot` never loads them.
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { Readable } from 'node:stream'
@@ -263,10 +264,43 @@ async function readTlsFiles(config: EtcdConnectionConfig): Promise<TlsCredential
       throw new StewardError('ETCD_TLS', 'etcd', `${flag} file is not PEM (no "-----BEGIN" line)`, { hints: [`pass a PEM file to ${flag}`] })
     }
   }
+  checkTlsContents(config, ca, cert, key)
   const tls = config.endpoints.some((e) => e.startsWith('https://'))
   if (!ca && !cert && !tls) return undefined
   // A missing CA means the system roots (grpc-js treats a null root certificate that way).
   return { rootCertificate: ca ?? (null as unknown as Buffer), ...(key ? { privateKey: key } : {}), ...(cert ? { certChain: cert } : {}) }
+}
+
+/**
+ * Each TLS file holds what its flag needs, so a swapped file is an `ETCD_TLS` naming the flag
+ * before any connection (grpc-js would otherwise fail later with an unclassified error):
+ * certificates in --cacert and --cert, a private key in --key that matches --cert.
+ */
+function checkTlsContents(config: EtcdConnectionConfig, ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): void {
+  const fail = (flag: string, path: string | undefined, what: string, cause?: unknown) =>
+    new StewardError('ETCD_TLS', 'etcd', `${flag} file ${path ?? ''} ${what}`.replace(/ {2,}/g, ' '), {
+      ...(cause === undefined ? {} : { cause }),
+      hints: ['--cacert takes the CA certificate, --cert the client certificate, --key its private key (PEM)'],
+    })
+  const certificate = (buffer: Buffer, flag: string, path: string | undefined) => {
+    try {
+      return new X509Certificate(buffer)
+    } catch (error) {
+      throw fail(flag, path, 'does not hold a PEM certificate', error)
+    }
+  }
+  if (ca) certificate(ca, '--cacert', config.caFile)
+  if (!key || !cert) return
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey(key)
+  } catch (error) {
+    const holdsCert = key.toString('latin1').includes('-----BEGIN CERTIFICATE')
+    throw fail('--key', config.keyFile, holdsCert ? 'holds a certificate, not a private key' : 'does not hold an unencrypted PEM private key', error)
+  }
+  if (!certificate(cert, '--cert', config.certFile).checkPrivateKey(privateKey)) {
+    throw fail('--key', config.keyFile, `does not match the certificate in --cert ${config.certFile ?? ''}`)
+  }
 }
 
 interface ClientLibraries {
