@@ -13,8 +13,8 @@ export interface CliResult {
 }
 
 /** Runs `steward ...args` to completion (killed after `timeoutSeconds`, default 120). */
-export async function runSteward(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutSeconds?: number } = {}): Promise<CliResult> {
-  const child = startSteward(args, options.env)
+export async function runSteward(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutSeconds?: number; cwd?: string } = {}): Promise<CliResult> {
+  const child = startSteward(args, options.env, options.cwd)
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -31,10 +31,11 @@ export async function runSteward(args: readonly string[], options: { env?: NodeJ
   return { code, stdout, stderr, json }
 }
 
-/** Starts `steward ...args` and returns the child (for kill tests). */
-export function startSteward(args: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess {
+/** Starts `steward ...args` (in `cwd` when given) and returns the child (for kill tests). */
+export function startSteward(args: readonly string[], env?: NodeJS.ProcessEnv, cwd?: string): ChildProcess {
   return spawn(process.execPath, [STEWARD_BIN, ...args], {
     env: { ...process.env, STEWARD_LOG_LEVEL: 'warn', ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 }

@@ -12,17 +12,6 @@ import { osError } from '../os-errors.ts'
 import { processesUsing } from '../validate/in-use.ts'
 import { assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
 
-/** Whether `dir` exists and holds at least one entry. */
-export async function isNonEmptyDir(dir: string): Promise<boolean> {
-  try {
-    return (await readdir(dir)).length > 0
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return true
-    throw error
-  }
-}
-
 /**
  * Fails with `DATA_DIR_PROTECTED` for a directory no restore may replace (see
  * {@link assertSafeTarget}: `/`, home and working directories, the store's or steward's own
@@ -41,7 +30,7 @@ export async function assertReplaceable(dataDir: string, force: boolean, paths: 
       hints: ['stop the etcd that runs on it first; --force never replaces a data dir in use'],
     })
   }
-  if (!force && (await isNonEmptyDir(dataDir))) {
+  if (!force && kind !== 'missing' && kind !== 'empty') {
     throw new StewardError('DATA_DIR_EXISTS', 'restore', `data directory ${dataDir} already exists and is not empty; nothing was changed`, {
       details: { dataDir },
       hints: ['pass --force to replace it (it is removed only after the restore succeeded)', 'or pick another --data-dir'],

@@ -42,17 +42,19 @@ export function assertDataDirValue(value: string, source = '--data-dir'): string
   return value
 }
 
-/** What is at `target`: missing, an empty dir, an etcd data dir (`member/` with `snap/` or `wal/`), another dir, or a non-directory. */
+/**
+ * What is at `target`: missing (also when a parent is a file: nothing there to replace), an
+ * empty dir, an etcd data dir (`member/` with `snap/` or `wal/`), another dir, or a non-directory.
+ */
 export async function classifyTarget(target: string): Promise<TargetKind> {
-  let entries: string[]
   try {
-    entries = await readdir(target)
+    if (!(await stat(target)).isDirectory()) return 'not-a-directory'
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return 'missing'
-    if (code === 'ENOTDIR') return 'not-a-directory'
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing'
     throw error
   }
+  const entries = await readdir(target)
   if (entries.length === 0) return 'empty'
   if (entries.includes('member')) {
     const member = await readdir(resolve(target, 'member')).catch(() => [] as string[])
@@ -120,7 +122,7 @@ export async function assertSafeTarget(dataDir: string, force: boolean, paths: P
       hints: ['pick a dedicated directory for the data dir, e.g. --data-dir /var/etcd/data/new.etcd'],
     })
   }
-  const kind = await stat(target).then(() => classifyTarget(target), () => 'missing' as const)
+  const kind = await classifyTarget(target)
   if (force && (kind === 'other-dir' || kind === 'not-a-directory')) {
     const what = kind === 'other-dir' ? 'a non-empty directory that is not an etcd data directory (no member/snap or member/wal)' : 'not a directory'
     throw new StewardError('DATA_DIR_PROTECTED', 'restore', `refusing to replace ${target}: it is ${what}; --force replaces only an empty directory or an etcd data directory; nothing was changed`, {
