@@ -85,8 +85,9 @@ async function spellings(path: string): Promise<string[]> {
 export async function protectedReason(target: string, paths: ProtectedPaths = {}): Promise<string | undefined> {
   const targets = await spellings(target)
   const home = paths.home ?? process.env['HOME'] ?? homedir()
+  const cwd = paths.cwd ?? currentDirectory()
   const anchors: { path: string; what: string }[] = [
-    { path: paths.cwd ?? process.cwd(), what: 'the working directory' },
+    ...(cwd ? [{ path: cwd, what: 'the working directory' }] : []),
     { path: '/root', what: 'a home directory' },
     ...(home ? [{ path: home, what: 'a home directory ($HOME)' }] : []),
   ]
@@ -103,6 +104,15 @@ export async function protectedReason(target: string, paths: ProtectedPaths = {}
     }
   }
   return undefined
+}
+
+/** The working directory, or undefined when it was deleted (process.cwd() then throws ENOENT). */
+function currentDirectory(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import { PassThrough } from 'node:stream'
 import { createDecompressor } from '../compression/index.ts'
 import { StewardError } from '../errors.ts'
+import { errnoOf, osError } from '../os-errors.ts'
 import type { Snapstore } from '../snapstore/types.ts'
 import { compareSnapshots, latestSet, parseSnapshotKey, v2Key, type SnapshotRef, type SnapshotSet } from './name.ts'
 
@@ -71,7 +72,8 @@ export class BackupStore {
       })
     }
     const out = new PassThrough({ highWaterMark: 1024 * 1024 })
-    pipeline(raw, decompressor, out, signal ? { signal } : {}).catch((error: unknown) => out.destroy(error as Error))
+    // A read error of the object itself (EIO on a Local store's disk) is the store's failure.
+    pipeline(raw, decompressor, out, signal ? { signal } : {}).catch((error: unknown) => out.destroy(errnoOf(error) ? osError(error, 'STORE_FAILED', 'backup-store', `reading ${ref.key}`) : (error as Error)))
     return out
   }
 }
