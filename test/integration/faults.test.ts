@@ -145,7 +145,7 @@ test('unknown compression suffix → COMPRESSION_UNSUPPORTED (25)', async (ctx) 
 
 test('existing data dir → DATA_DIR_EXISTS (30) and left as it was; --force replaces it', async ({ work, store }) => {
   const target = join(work, 'r-existing')
-  await mkdir(target, { recursive: true })
+  await mkdir(join(target, 'member', 'wal'), { recursive: true }) // an etcd data dir: what --force may replace
   await writeFile(join(target, 'keep-me'), 'precious')
   const refused = await runSteward(['restore', '--store', `file://${store}`, '--data-dir', target, '--json'])
   expectError(refused, 'DATA_DIR_EXISTS', 'already exists')

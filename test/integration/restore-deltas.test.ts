@@ -94,7 +94,7 @@ test('corrupt middle delta: SNAPSHOT_CORRUPT naming it, target untouched, nothin
   await writeFile(file, bytes)
   const parent = join(tmp, 'corrupt')
   const target = join(parent, 'data.etcd')
-  await mkdir(target, { recursive: true })
+  await mkdir(join(target, 'member', 'snap'), { recursive: true }) // an etcd data dir: what --force may replace
   await writeFile(join(target, 'marker'), 'old')
   const error = await expectError(restoreFullSnapshot(store, options(target, { force: true })), 'SNAPSHOT_CORRUPT')
   assert.ok(error.message.includes(`etcd-main/v2/${D2}`), error.message)
