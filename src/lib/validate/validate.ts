@@ -10,6 +10,7 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StewardError, isStewardError, messageOf, type ErrorCode } from '../errors.ts'
+import { osError } from '../os-errors.ts'
 import type { BackupStore } from '../snapshot/backup-store.ts'
 import { readBboltRevision } from './bbolt.ts'
 import { processesUsing } from './in-use.ts'
@@ -71,7 +72,10 @@ export async function validateDataDir(dataDir: string, store?: BackupStore): Pro
       return result('DataDirectoryInvStruct', null, null, new StewardError('DATA_DIR_INVALID', 'validate', `${dataDir} has no ${sub}/ directory: not an etcd data dir`))
     }
   }
-  const wals = (await readdir(join(dataDir, 'member', 'wal'))).filter((n) => n.endsWith('.wal'))
+  const walDir = join(dataDir, 'member', 'wal')
+  const wals = (await readdir(walDir).catch((error: unknown) => {
+    throw osError(error, 'DATA_DIR_INVALID', 'validate', `cannot read ${walDir}`)
+  })).filter((n) => n.endsWith('.wal'))
   if (wals.length === 0) {
     checks.push({ name: 'structure', ok: false, detail: 'member/wal/ holds no .wal file' })
     return result('DataDirectoryInvStruct', null, null, new StewardError('DATA_DIR_INVALID', 'validate', `${dataDir}/member/wal holds no WAL file`))
