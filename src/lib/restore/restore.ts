@@ -86,8 +86,13 @@ export interface RestoreResult {
 /**
  * Restores the latest full snapshot plus the deltas after it (or a point in time) into
  * `options.dataDir`. Everything happens in a hidden work dir beside the target; the target is
- * touched only by the final rename. Work dirs of killed earlier runs are cleaned up first.
- * @throws StewardError `DATA_DIR_EXISTS` (before any download), `SNAPSHOT_NOT_FOUND` (no fitting
+ * touched only by the final rename, and only when it is replaceable (target-guard.ts: never
+ * `/`, a home or working directory, one holding the store or steward; with `force` only an
+ * empty or etcd data dir). Work dirs (and orphan etcds) of killed earlier runs are cleaned up
+ * first and reported through `onCleanup` and `cleaned`.
+ * @throws StewardError `CONFIG_INVALID` (empty `dataDir`), `DATA_DIR_PROTECTED`, `DATA_DIR_EXISTS`,
+ *   `DATA_DIR_LOCKED` (all before any download), `DATA_DIR_WRITE_FAILED` (the work dir or target
+ *   cannot be written: ENOSPC, EROFS, EACCES…), `SNAPSHOT_NOT_FOUND` (no fitting
  *   full snapshot, delta chain gap), `SNAPSHOT_CORRUPT` (naming the object), `SNAPSHOT_NOT_BBOLT`,
  *   `COMPRESSION_UNSUPPORTED`, `STORE_*`, `CONFIG_INVALID`, `TOOL_FAILED`, `ABORTED`; on any
  *   failure the target is untouched and the work dir removed.
