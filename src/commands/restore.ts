@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
+import { restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/cli/flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember } from '../lib/config/restore.ts'
@@ -20,7 +20,7 @@ See docs/restore.md.`
     '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --data-dir /var/etcd/data/new.etcd --force --json',
   ]
   static override flags = {
-    ...storeFlags,
+    ...storeReadFlags,
     ...restoreMemberFlags,
     'data-dir': Flags.string({ char: 'd', summary: 'Target data directory. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
     force: Flags.boolean({ summary: 'Replace a non-empty --data-dir (only after the restore succeeded).' }),
@@ -34,6 +34,7 @@ See docs/restore.md.`
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),
+    ...restoreIgnoredFlags,
   }
 
   async run(): Promise<RestoreResult> {

@@ -6,10 +6,11 @@
 import { Command, type Interfaces } from '@oclif/core'
 import { loadConfigFile, type LoadedConfigFile } from '../config/file.ts'
 import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.ts'
-import { logger, type LogLevel } from '../log.ts'
+import { logger, resolveLogLevel } from '../log.ts'
 import { createProgress, type ProgressReporter } from './progress.ts'
 import { globalFlags } from './flags.ts'
 import { normalizeGoFlagForms, type FlagShape } from './go-flags.ts'
+import { givenIgnoredFlags, ignoredFlagWarnings } from './ignored-flags.ts'
 
 export abstract class StewardCommand extends Command {
   static override enableJsonFlag = true
@@ -25,9 +26,26 @@ export abstract class StewardCommand extends Command {
     await super.init()
   }
 
+  /**
+   * oclif's parse, then what every command needs right after it: the log level (from
+   * `--log-level` or `STEWARD_LOG_LEVEL`, checked) and a warning for each given etcdbrctl flag
+   * that steward accepts and ignores (see ignored-flags.ts).
+   * @throws StewardError `CONFIG_INVALID` for an unknown log level
+   */
+  protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    const flags = parsed.flags as Record<string, unknown>
+    logger(resolveLogLevel(flags['log-level'] as string | undefined))
+    const definitions = { ...options?.baseFlags, ...options?.flags } as Record<string, unknown>
+    for (const line of ignoredFlagWarnings(givenIgnoredFlags(flags, definitions))) {
+      if (this.jsonEnabled()) logger().warn(line)
+      else this.warn(line)
+    }
+    return parsed
+  }
+
   /** Loads (once) the config file named by `--config`, or found from the working directory. */
-  protected async configFile(flags: { config?: string | undefined; 'log-level'?: string | undefined }): Promise<LoadedConfigFile> {
-    if (flags['log-level']) logger(flags['log-level'] as LogLevel)
+  protected async configFile(flags: { config?: string | undefined }): Promise<LoadedConfigFile> {
     this.#configFile ??= await loadConfigFile(flags.config)
     return this.#configFile
   }
@@ -56,7 +74,11 @@ export abstract class StewardCommand extends Command {
 
 /** Any thrown value as a StewardError: oclif's flag parsing errors become `CONFIG_INVALID`. */
 function toStewardError(error: Interfaces.CommandError): StewardError {
-  if (isStewardError(error)) return error
+  if (isStewardError(error)) {
+    // oclif rewrites the message of an error thrown by a flag's parse function; restore ours.
+    const rewritten = /^Parsing --\S+ \n\t(?:\[steward\] \[[^\]]*\] )?([^]*?)\nSee more help with --help$/.exec(error.message)
+    return rewritten ? new StewardError(error.code, error.component, rewritten[1]!, { hints: error.hints, details: error.context, cause: error.cause }) : error
+  }
   const oclifExit = (error as { oclif?: { exit?: number } }).oclif?.exit
   if (oclifExit === 2 || 'parse' in error) {
     const message = messageOf(error).split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('See more help')).join(' ')
