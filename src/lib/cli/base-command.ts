@@ -5,6 +5,7 @@
  */
 import { Command, type Interfaces } from '@oclif/core'
 import { loadConfigFile, type LoadedConfigFile } from '../config/file.ts'
+import { markFlagsFromEnvironment } from '../config/sources.ts'
 import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.ts'
 import { logger, resolveLogLevel } from '../log.ts'
 import { createProgress, type ProgressReporter } from './progress.ts'
@@ -37,9 +38,11 @@ export abstract class StewardCommand extends Command {
     const flags = parsed.flags as Record<string, unknown>
     logger(resolveLogLevel(flags['log-level'] as string | undefined))
     const definitions = { ...options?.baseFlags, ...options?.flags } as Record<string, unknown>
+    markFlagsFromEnvironment(parsed.flags, flagsFromEnvironment(flags, definitions, parsed.raw))
     for (const line of ignoredFlagWarnings(givenIgnoredFlags(flags, definitions))) {
+      // One unwrapped line each (oclif's warn wraps at hyphens), greppable in CronJob logs.
       if (this.jsonEnabled()) logger().warn(line)
-      else this.warn(line)
+      else process.stderr.write(`Warning: ${line}\n`)
     }
     return parsed
   }
@@ -70,6 +73,17 @@ export abstract class StewardCommand extends Command {
     process.exitCode = exitCodeFor(failure)
     return undefined
   }
+}
+
+/** Flags that oclif filled from their environment variable (given, but not on the command line): flag → variable. */
+function flagsFromEnvironment(flags: Record<string, unknown>, definitions: Record<string, unknown>, raw: Interfaces.ParserOutput['raw']): Record<string, string> {
+  const onCommandLine = new Set(raw.flatMap((token) => (token.type === 'flag' ? [token.flag] : [])))
+  const fromEnv: Record<string, string> = {}
+  for (const [name, definition] of Object.entries(definitions)) {
+    const variable = (definition as { env?: string }).env
+    if (variable && flags[name] !== undefined && !onCommandLine.has(name) && process.env[variable]) fromEnv[name] = variable
+  }
+  return fromEnv
 }
 
 /** Any thrown value as a StewardError: oclif's flag parsing errors become `CONFIG_INVALID`. */
