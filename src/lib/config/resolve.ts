@@ -155,11 +155,24 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
 }
 
 /**
- * Compression for new snapshots: `--compression` wins; else etcd-backup-restore's
- * `--compress-snapshots` (default true) with `--compression-policy` (default gzip).
- * @throws StewardError `CONFIG_INVALID`
+ * Compression for new snapshots: `--compression`; else etcd-backup-restore's
+ * `--compress-snapshots` (default true) with `--compression-policy` (default gzip). Both forms
+ * may be given only when they agree (`--compression gzip --compression-policy gzip`).
+ * @throws StewardError `CONFIG_INVALID` (unknown policy, or the two forms disagree)
  */
 export function resolveCompression(flags: CompressionFlags, file: ConfigFile): CompressionPolicy {
+  if (flags.compression !== undefined && (flags['compress-snapshots'] !== undefined || flags['compression-policy'] !== undefined)) {
+    const compression = checkPolicy(flags.compression, flagSource(flags, 'compression'))
+    const etcdbr = flags['compress-snapshots'] === false ? 'none' : checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
+    const etcdbrText = [flags['compress-snapshots'] === undefined ? '' : `--compress-snapshots=${flags['compress-snapshots']}`, flags['compression-policy'] === undefined ? '' : `--compression-policy ${flags['compression-policy']}`].filter(Boolean).join(' ')
+    if (compression !== etcdbr) {
+      throw new StewardError('CONFIG_INVALID', 'config', `${flagSource(flags, 'compression')} ${flags.compression} conflicts with ${etcdbrText} (${etcdbr})`, {
+        hints: ['pass either --compression or etcd-backup-restore\'s --compress-snapshots/--compression-policy'],
+        details: { compression, etcdBackupRestore: etcdbr },
+      })
+    }
+    return compression
+  }
   const explicit = flags.compression ?? (flags['compress-snapshots'] === undefined && flags['compression-policy'] === undefined ? file.snapshot?.compression : undefined)
   if (explicit !== undefined) return checkPolicy(explicit, flags.compression !== undefined ? flagSource(flags, 'compression') : fileSource(file, 'snapshot.compression'))
   if (flags['compress-snapshots'] === false) return 'none'

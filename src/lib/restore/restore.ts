@@ -86,6 +86,7 @@ export interface RestoreResult {
  */
 export async function restoreFullSnapshot(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
+  checkRestoreRequest(options)
   const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
   const recovered = await recoverInterruptedSwap(options.dataDir)
   await assertReplaceable(options.dataDir, options.force)
@@ -150,6 +151,23 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * Rejects options that contradict each other, before anything is touched: a point in time with
+ * `applyDeltas: false` (the full snapshot alone cannot reach it), a fallback or partial restore
+ * with nothing it could apply to.
+ * @throws StewardError `CONFIG_INVALID` naming both flags
+ */
+export function checkRestoreRequest(options: Pick<RestoreOptions, 'applyDeltas' | 'toRevision' | 'toTime' | 'allowPartial' | 'fallbackToOlderFull' | 'snapshot'>): void {
+  const conflict = (a: string, b: string, why: string, hint: string): StewardError =>
+    new StewardError('CONFIG_INVALID', 'restore', `${a} conflicts with ${b}: ${why}`, { hints: [hint], details: { flags: [a, b] } })
+  if (options.applyDeltas === false) {
+    if (options.toRevision !== undefined) throw conflict('--no-deltas', `--to-revision ${options.toRevision}`, 'a point in time needs the deltas after the full snapshot', 'drop --no-deltas, or --to-revision to restore the full snapshot as it is')
+    if (options.toTime !== undefined) throw conflict('--no-deltas', `--to-time ${options.toTime}`, 'a point in time needs the deltas after the full snapshot', 'drop --no-deltas, or --to-time to restore the full snapshot as it is')
+    if (options.allowPartial) throw conflict('--no-deltas', '--allow-partial', '--allow-partial is about deltas and none are applied', 'drop one of them')
+  }
+  if (options.snapshot !== undefined && options.fallbackToOlderFull) throw conflict(`--snapshot ${options.snapshot}`, '--fallback-to-older-full', 'a named snapshot has no fallback', 'drop one of them')
 }
 
 /**
@@ -251,6 +269,11 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
   if (outcome.failure) warnings.push(`PARTIAL RESTORE: stopped at revision ${outcome.revision} because of ${outcome.failure.object}: ${outcome.failure.message}`)
   if (options.toRevision !== undefined && outcome.end === 'complete' && outcome.revision < options.toRevision) {
     warnings.push(`--to-revision ${options.toRevision} is beyond the newest backup; restored up to revision ${outcome.revision}`)
+  }
+  if (options.toTime !== undefined && toTimeNanos !== undefined && outcome.end === 'complete') {
+    const future = toTimeNanos > BigInt(Date.now()) * 1_000_000n ? ' (in the future)' : ''
+    const last = outcome.lastEventTime ? `, last event at ${outcome.lastEventTime}` : ''
+    warnings.push(`--to-time ${options.toTime}${future} is beyond the newest backup; restored up to revision ${outcome.revision}${last}`)
   }
   if (multiMember) await etcdutlRestore(join(stage, 'member', 'snap', 'db'), restored, options.member, true, options.signal)
   return outcome
