@@ -101,14 +101,12 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   try {
     await writeFile(join(work, 'owner.pid'), `${process.pid}\n`)
     const restored = join(work, 'data')
-    const chainEnd = (full: StoredSnapshot) => deltaChain(all, full.lastRevision, full.name, options.toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
-    const wanted = candidates[0] ? chainEnd(candidates[0]) : 0
+    const wanted = candidates[0] ? chainEnd(all, candidates[0], options.toRevision) : 0
     let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number } | undefined
     let firstFailure: StewardError | undefined
     for (const [index, full] of candidates.entries()) {
       if (index > 0 && (!options.fallbackToOlderFull || !withDeltas)) break
-      const plan = deltaChain(all, full.lastRevision, full.name, options.toRevision)
-      if (index > 0 && (plan.gap || chainEnd(full) < wanted)) continue
+      if (index > 0 && !fallbackFits(all, full, wanted, options.toRevision)) continue
       try {
         const stage = withDeltas && multiMember ? join(work, 'stage') : restored
         const member = stage === restored ? options.member : singleMember(options.member)
@@ -151,6 +149,19 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/** The revision the delta chain after `full` reaches by name (up to `toRevision`), ignoring gaps' far side. */
+export function chainEnd(all: readonly StoredSnapshot[], full: StoredSnapshot, toRevision?: number): number {
+  return deltaChain(all, full.lastRevision, full.name, toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
+}
+
+/**
+ * Whether `--fallback-to-older-full` may use the older full snapshot `full` in place of a failed
+ * newer one: its delta chain has no gap and reaches `wanted` (what the newer one would have reached).
+ */
+export function fallbackFits(all: readonly StoredSnapshot[], full: StoredSnapshot, wanted: number, toRevision?: number): boolean {
+  return !deltaChain(all, full.lastRevision, full.name, toRevision).gap && chainEnd(all, full, toRevision) >= wanted
 }
 
 /**
