@@ -4,6 +4,7 @@ import { restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember } from '../lib/config/restore.ts'
+import { plural } from '../lib/format.ts'
 import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
 
 export default class Restore extends StewardCommand {
@@ -68,7 +69,7 @@ See docs/restore.md.`
       signals.dispose()
     })
     for (const warning of result.warnings) this.warn(warning)
-    const deltas = result.deltasApplied > 0 ? ` + ${result.deltasApplied} delta(s), ${result.eventsApplied} events` : ''
+    const deltas = result.deltasApplied > 0 ? ` + ${plural(result.deltasApplied, 'delta')}, ${plural(result.eventsApplied, 'event')}` : ''
     const reached = `revision ${result.revision}${result.reachedTime ? `, last event at ${result.reachedTime}` : ''}`
     const why = result.end === 'complete' ? '' : ` [stopped: ${result.end}]`
     this.log(`Restored ${result.snapshot}${deltas} into ${result.dataDir} (${reached}${why}, ${result.durationSeconds.toFixed(2)}s)`)

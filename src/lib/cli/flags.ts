@@ -49,15 +49,16 @@ export const storeFlags = {
 
 /**
  * Store flags of commands that only read the store (list, restore, validate): etcdbrctl takes
- * its upload flags on every command, so they are accepted here and ignored with a warning.
+ * its upload flags on every command, so they are accepted here and ignored with a warning, but
+ * left out of `--help`.
  */
 export const storeReadFlags = {
   ...storeLocationFlags,
   ...ignoredFlags({
-    'max-parallel-chunk-uploads': { type: 'integer', reason: 'this command uploads nothing' },
-    'min-chunk-size': { type: 'integer', reason: 'this command uploads nothing' },
+    'max-parallel-chunk-uploads': { type: 'integer', hidden: true, reason: 'this command uploads nothing' },
+    'min-chunk-size': { type: 'integer', hidden: true, reason: 'this command uploads nothing' },
+    'snapstore-temp-directory': { type: 'string', hidden: true, reason: 'steward restores beside --data-dir without temp snapshot files' },
   }),
-  ...snapstoreTempDirectory,
 }
 
 export const compressionFlags = {

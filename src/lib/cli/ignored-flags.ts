@@ -24,6 +24,8 @@ export interface IgnoredFlagSpec {
   type: 'boolean' | 'duration' | 'integer' | 'string'
   /** Why it has no effect here, shown in `--help` and in the warning ("steward streams deltas"). */
   reason: string
+  /** Left out of `--help` (still accepted and warned about): for flags that are pure noise on a command, e.g. upload flags on a read-only one. */
+  hidden?: boolean
   /** pflag shorthand (`-s` for `--schedule`). */
   char?: 'a' | 'b' | 'c' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k' | 'l' | 'm' | 'n' | 'o' | 'p' | 'q' | 'r' | 's' | 't' | 'u' | 'v' | 'w' | 'x' | 'y' | 'z'
 }
@@ -53,6 +55,7 @@ function ignoredFlag(name: string, spec: IgnoredFlagSpec): object {
     summary: `Ignored: ${spec.reason}`,
     helpGroup: IGNORED_HELP_GROUP,
     ...(spec.char ? { char: spec.char } : {}),
+    ...(spec.hidden ? { hidden: true } : {}),
   }
   let flag
   switch (spec.type) {
