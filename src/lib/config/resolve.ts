@@ -104,7 +104,14 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
   let container: string
   let prefix: string
   if (url) {
-    const location = parseStoreUrl(url, flags.store !== undefined ? flagSource(flags, 'store') : fileSource(file, 'store.url'))
+    const urlSource = flags.store !== undefined ? flagSource(flags, 'store') : fileSource(file, 'store.url')
+    if (flags['store-container']) {
+      // The URL names the container; a second one would be dropped silently.
+      throw new StewardError('CONFIG_INVALID', 'config', `${urlSource} and --store-container both name the container; pass one of them`, {
+        hints: ['e.g. --store s3://bucket/prefix, or --storage-provider S3 --store-container bucket --store-prefix prefix'],
+      })
+    }
+    const location = parseStoreUrl(url, urlSource)
     provider = location.provider
     container = location.container
     prefix = flags['store-prefix'] ?? (location.prefix || f.prefix || '')

@@ -1,7 +1,7 @@
 /** Conflicting flags are CONFIG_INVALID naming both (issue 8, item 6). */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { resolveCompression } from '../../../src/lib/config/resolve.ts'
+import { resolveCompression, resolveStore } from '../../../src/lib/config/resolve.ts'
 import { isStewardError } from '../../../src/lib/errors.ts'
 import { checkRestoreRequest } from '../../../src/lib/restore/restore.ts'
 
@@ -29,6 +29,12 @@ test('both compression forms are fine when they agree; each alone as before', ()
   assert.is(resolveCompression({ compression: 'zstd' }, {}), 'zstd')
   assert.is(resolveCompression({ 'compression-policy': 'zlib' }, {}), 'zlib')
   assert.is(resolveCompression({ 'compress-snapshots': false, 'compression-policy': 'zlib' }, {}), 'none')
+})
+
+test('--store URL with --store-container is a conflict (the URL names the container); --store-prefix still overrides', () => {
+  assert.match(conflict(() => resolveStore({ store: 's3://a/p', 'store-container': 'b' }, {})), /^--store and --store-container both name the container/)
+  assert.is(resolveStore({ store: 's3://a/p', 'store-prefix': 'q' }, {}).prefix, 'q')
+  assert.is(resolveStore({ store: 's3://a/p' }, {}, { STORAGE_CONTAINER: 'b' }).container, 'a')
 })
 
 test('--no-deltas with --to-revision, --to-time or --allow-partial is a conflict', () => {
