@@ -37,10 +37,13 @@ test('STEWARD_LOG_LEVEL=loud is CONFIG_INVALID (exit 2) naming the variable and 
   assert.not.match(result.stderr, /pino|default level/)
 })
 
-test('STEWARD_LOG_LEVEL= (empty, from a templated pod env) means the default level', async () => {
+test('STEWARD_LOG_LEVEL= (empty, from a templated pod env) means the default level: results and real errors show as usual', async () => {
   const result = await runSteward([...listFixture, '--json'], { env: { STEWARD_LOG_LEVEL: '' } })
   assert.is(result.code, 0, result.stderr)
   assert.is((result.json as { snapshots: unknown[] }).snapshots.length, 6)
+  const failing = await runSteward(['snapshot', 'list', '--store', `file://${dir}/missing`, '--json'], { env: { STEWARD_LOG_LEVEL: '' } })
+  assert.is(failing.code, 20, failing.stderr)
+  assert.is((failing.json as JsonError).error.code, 'STORE_NOT_FOUND')
 })
 
 test('a config-file value error names the file and key, not a flag the user never passed', async () => {
