@@ -20,16 +20,22 @@ function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value)
 }
 
+/** etcd-backup-restore's numeric (logrus) levels: 0 panic, 1 fatal, 2 error, 3 warning, 4 info, 5 debug, 6 trace. */
+const LOGRUS_LEVELS: Readonly<Record<string, LogLevel>> = { 0: 'fatal', 1: 'fatal', 2: 'error', 3: 'warn', 4: 'info', 5: 'debug', 6: 'trace' }
+
 /**
  * The log level from the `--log-level` flag, else the `STEWARD_LOG_LEVEL` variable, else the
- * default. An empty value (easy to get from a templated pod env) counts as unset.
+ * default. An empty value (easy to get from a templated pod env) counts as unset. etcdbrctl's
+ * numeric levels (`--log-level 4`) are accepted too (see {@link LOGRUS_LEVELS}).
  * @throws StewardError `CONFIG_INVALID` naming the flag or the variable and the valid levels
  */
 export function resolveLogLevel(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
   for (const [source, value] of [['--log-level', flag], ['STEWARD_LOG_LEVEL', env['STEWARD_LOG_LEVEL']]] as const) {
     if (value === undefined || value === '') continue
     if (isLogLevel(value)) return value
-    throw new StewardError('CONFIG_INVALID', 'config', `${source}: unknown log level ${JSON.stringify(value)} (valid: ${LOG_LEVELS.join(', ')})`, {
+    const logrus = LOGRUS_LEVELS[value]
+    if (logrus) return logrus
+    throw new StewardError('CONFIG_INVALID', 'config', `${source}: unknown log level ${JSON.stringify(value)} (valid: ${LOG_LEVELS.join(', ')}; or etcdbrctl's 0-6)`, {
       details: { source, value },
     })
   }

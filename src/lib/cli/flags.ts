@@ -10,7 +10,8 @@ import { ignoredFlags } from './ignored-flags.ts'
 
 export const globalFlags = {
   config: Flags.string({ summary: 'Config file (JSON or YAML). Default: .stewardrc / steward.config.* found from the working directory up.', env: 'STEWARD_CONFIG', helpGroup: 'GLOBAL' }),
-  'log-level': Flags.option({ options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, summary: 'Level of the JSON log lines on stderr. Env: STEWARD_LOG_LEVEL (empty: the default). [default: warn on a terminal, else info]', helpGroup: 'GLOBAL' })(),
+  // Checked by resolveLogLevel (src/lib/log.ts), which also names STEWARD_LOG_LEVEL in its errors.
+  'log-level': Flags.string({ summary: 'Level of the JSON log lines on stderr: fatal, error, warn, info, debug, trace, silent (or etcdbrctl\'s 0-6). Env: STEWARD_LOG_LEVEL (empty: the default). [default: warn on a terminal, else info]', helpGroup: 'GLOBAL' }),
 }
 
 export const etcdFlags = {

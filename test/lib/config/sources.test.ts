@@ -76,11 +76,17 @@ test('a bad value from the environment names the variable; from the command line
 
 test('STEWARD_LOG_LEVEL: an unknown level is CONFIG_INVALID naming the variable and the valid levels; empty means the default', () => {
   const reason = message(() => resolveLogLevel(undefined, { STEWARD_LOG_LEVEL: 'loud' }))
-  assert.match(reason, /^STEWARD_LOG_LEVEL: unknown log level "loud" \(valid: fatal, error, warn, info, debug, trace, silent\)/)
+  assert.match(reason, /^STEWARD_LOG_LEVEL: unknown log level "loud" \(valid: fatal, error, warn, info, debug, trace, silent/)
   assert.match(message(() => resolveLogLevel('loud', {})), /^--log-level: unknown log level/)
   assert.ok(['warn', 'info'].includes(resolveLogLevel(undefined, { STEWARD_LOG_LEVEL: '' })))
   assert.is(resolveLogLevel(undefined, { STEWARD_LOG_LEVEL: 'debug' }), 'debug')
   assert.is(resolveLogLevel('error', { STEWARD_LOG_LEVEL: 'loud' }), 'error')
+})
+
+test('--log-level takes etcdbrctl\'s numeric (logrus) levels: 4 is info, 5 debug', () => {
+  assert.is(resolveLogLevel('4', {}), 'info')
+  assert.is(resolveLogLevel('5', {}), 'debug')
+  assert.match(message(() => resolveLogLevel('9', {})), /unknown log level "9"/)
 })
 
 test.run()
