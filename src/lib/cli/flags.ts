@@ -82,7 +82,7 @@ export const restoreMemberFlags = {
  */
 export const snapshotIgnoredFlags = ignoredFlags({
   'insecure-transport': { type: 'boolean', reason: 'TLS follows the endpoints\' scheme (https:// uses TLS)' },
-  'service-endpoints': { type: 'string', reason: 'steward snapshot talks to --endpoints only' },
+  'service-endpoints': { type: 'string', multiple: true, reason: 'steward snapshot talks to --endpoints only' },
   'etcd-defrag-timeout': { type: 'duration', reason: 'steward snapshot does not defragment' },
   'defragmentation-schedule': { type: 'string', reason: 'steward snapshot does not defragment' },
   schedule: { type: 'string', char: 's', reason: 'steward snapshot takes one snapshot per run (--watch: deltas); schedule full snapshots with a CronJob or steward serve' },

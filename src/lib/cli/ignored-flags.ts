@@ -26,6 +26,8 @@ export interface IgnoredFlagSpec {
   reason: string
   /** Left out of `--help` (still accepted and warned about): for flags that are pure noise on a command, e.g. upload flags on a read-only one. */
   hidden?: boolean
+  /** A pflag slice flag (`type: 'string'` only): may be repeated, as pflag allows. */
+  multiple?: boolean
   /** pflag shorthand (`-s` for `--schedule`). */
   char?: 'a' | 'b' | 'c' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k' | 'l' | 'm' | 'n' | 'o' | 'p' | 'q' | 'r' | 's' | 't' | 'u' | 'v' | 'w' | 'x' | 'y' | 'z'
 }
@@ -37,7 +39,9 @@ type IgnoredFlag<S extends IgnoredFlagSpec> = S['type'] extends 'boolean'
   ? Interfaces.BooleanFlag<boolean | undefined>
   : S['type'] extends 'integer'
     ? Interfaces.OptionFlag<number | undefined>
-    : Interfaces.OptionFlag<string | undefined>
+    : S['multiple'] extends true
+      ? Interfaces.OptionFlag<string[] | undefined>
+      : Interfaces.OptionFlag<string | undefined>
 
 /**
  * Declares accepted-and-ignored flags.
@@ -75,7 +79,7 @@ function ignoredFlag(name: string, spec: IgnoredFlagSpec): object {
       })
       break
     default:
-      flag = Flags.string(common)
+      flag = spec.multiple ? Flags.string({ ...common, multiple: true }) : Flags.string(common)
   }
   reasons.set(flag, spec.reason)
   return flag

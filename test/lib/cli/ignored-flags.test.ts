@@ -9,6 +9,7 @@ const declared = ignoredFlags({
   'etcd-defrag-timeout': { type: 'duration', reason: 'no defragmentation here' },
   'max-fetchers': { type: 'integer', reason: 'one at a time' },
   schedule: { type: 'string', char: 's', reason: 'one snapshot per run' },
+  'service-endpoints': { type: 'string', multiple: true, reason: 'endpoints only' },
 })
 
 async function parse(argv: string[]) {
@@ -27,6 +28,10 @@ test('ignored flags accept etcdbrctl value forms: --x=true|false, Go durations (
   const flags = await parse(['--insecure-transport=false', '--etcd-defrag-timeout=8m0s', '--max-fetchers', '6', '-s', '0 */1 * * *'])
   assert.equal(flags, { 'insecure-transport': false, 'etcd-defrag-timeout': '8m0s', 'max-fetchers': 6, schedule: '0 */1 * * *' })
   assert.equal((await parse(['--insecure-transport=true']))['insecure-transport'], true)
+})
+
+test('a slice flag (multiple) may be repeated, as pflag allows', async () => {
+  assert.equal((await parse(['--service-endpoints=http://a:2379', '--service-endpoints', 'http://b:2379']))['service-endpoints'], ['http://a:2379', 'http://b:2379'])
 })
 
 test('an ignored duration flag still rejects what is not a Go duration', async () => {
