@@ -76,12 +76,11 @@ export function predictRestore(all: readonly StoredSnapshot[]): RestorePredictio
     candidates = []
   }
   const full = candidates[0]
+  // Gaps are checked after the full snapshot a default restore uses; an older full snapshot
+  // whose deltas were collected is not a problem (a newer full covers those revisions).
   const gapProblems = new Map<string, ObjectProblem>()
-  // Gaps after every full snapshot's chain are problems worth naming, even for older sets.
-  for (const candidate of candidates) {
-    const { gap } = deltaChain(all, candidate.lastRevision, candidate.name)
-    if (gap && !gapProblems.has(gap.before.key)) gapProblems.set(gap.before.key, { object: gap.before.key, code: 'SNAPSHOT_NOT_FOUND', problem: gapError(gap).reason })
-  }
+  const newestGap = full ? deltaChain(all, full.lastRevision, full.name).gap : undefined
+  if (newestGap) gapProblems.set(newestGap.before.key, { object: newestGap.before.key, code: 'SNAPSHOT_NOT_FOUND', problem: gapError(newestGap).reason })
   for (const s of all) {
     const problem = byKey.get(s.key) ?? gapProblems.get(s.key)
     if (problem) problems.push(problem)

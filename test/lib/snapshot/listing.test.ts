@@ -66,6 +66,17 @@ test('an unreadable suffix on the newest full snapshot: the restore fails; --fal
   assert.match(renderListing(listing), /With --fallback-to-older-full it would start from Full-00000000-00000022-1795373610\.gz/)
 })
 
+test('an older full snapshot whose deltas were garbage-collected is no problem: a newer full covers those revisions', () => {
+  const listing = listingOf('file:///b', store({
+    'Full-00000000-00000022-1795373610.gz': 1223,
+    'Full-00000000-00000105-1795373700.gz': 2000,
+    'Incr-00000106-00000110-1795373720.gz': 300,
+  }))
+  assert.equal(listing.problems, [])
+  assert.is(listing.restoreSet.reachesRevision, 110)
+  assert.is(listing.restoreSet.full, 'Full-00000000-00000105-1795373700.gz')
+})
+
 test('a truncated uncompressed full snapshot is a problem by its size', () => {
   const listing = listingOf('file:///b', store({ 'Full-00000000-00000022-1795373610': 4096 }))
   assert.is(listing.problems[0]?.code, 'SNAPSHOT_CORRUPT')
