@@ -12,6 +12,7 @@ import { makeTempDir, removeDir } from '../harness/tmp.ts'
 
 const test = suite('snapshot list predicts restore')
 const fixture = fileURLToPath(new URL('../../fixtures/etcdbr-v2/gzip', import.meta.url))
+const finalFixture = fileURLToPath(new URL('../../fixtures/etcdbr-v2/final', import.meta.url))
 
 interface Listing {
   restoreSet: { reachesRevision: number | null; failure: { object: string; code: string; allowPartialRevision: number | null } | null }
@@ -26,9 +27,9 @@ test.after(async () => {
   await removeDir(dir)
 })
 
-async function damagedStore(name: string, damage: (v2: string) => Promise<void>): Promise<string[]> {
+async function damagedStore(name: string, damage: (v2: string) => Promise<void>, source = fixture): Promise<string[]> {
   const root = join(dir, name)
-  await cp(fixture, root, { recursive: true })
+  await cp(source, root, { recursive: true })
   await damage(join(root, 'etcd-main', 'v2'))
   return ['--storage-provider', 'Local', '--store-container', root, '--store-prefix', 'etcd-main']
 }
@@ -64,6 +65,34 @@ test('zero-byte delta: list names the object; restore fails on it, --allow-parti
   assert.match(JSON.stringify(failed.json), /Incr-00000038-00000042-1795373612\.gz/)
   assert.is(partial.revision, 37)
   assert.is(partial.revision, listing.restoreSet.failure?.allowPartialRevision)
+})
+
+test('zero-byte newest full snapshot: list says restore fails on it and --fallback-to-older-full starts from the older full; restore agrees', async () => {
+  const storeArgs = await damagedStore('zero-full', (v2) => writeFile(join(v2, 'Full-00000000-00000105-1795373660.gz.final'), ''), finalFixture)
+  const listed = await runSteward(['snapshot', 'list', ...storeArgs, '--json'])
+  const set = (listed.json as { restoreSet: { failure: { code: string; fallbackFull: string | null; allowPartialRevision: number | null } } }).restoreSet
+  assert.is(set.failure.code, 'SNAPSHOT_CORRUPT')
+  assert.is(set.failure.allowPartialRevision, null)
+  assert.is(set.failure.fallbackFull, 'Full-00000000-00000022-1795373656.gz')
+  const failed = await runSteward(['restore', ...storeArgs, '--data-dir', join(dir, 'zero-full-a.etcd'), '--json'], { timeoutSeconds: 300 })
+  assert.is(failed.code, 23, failed.stderr)
+  const fallback = await runSteward(['restore', ...storeArgs, '--data-dir', join(dir, 'zero-full-b.etcd'), '--fallback-to-older-full', '--json'], { timeoutSeconds: 300 })
+  assert.is(fallback.code, 0, fallback.stderr)
+  const restored = fallback.json as { snapshot: string; revision: number }
+  assert.is(restored.snapshot, set.failure.fallbackFull)
+  assert.is(restored.revision, 105)
+})
+
+test('unreadable suffix on the newest full snapshot: restore fails with COMPRESSION_UNSUPPORTED; --fallback-to-older-full uses the full list names', async () => {
+  const storeArgs = await damagedStore('bz2-full', (v2) => writeFile(join(v2, 'Full-00000000-00000105-1795373700.bz2'), 'not bzip2'))
+  const listed = await runSteward(['snapshot', 'list', ...storeArgs, '--json'])
+  const failure = (listed.json as { restoreSet: { failure: { code: string; fallbackFull: string } } }).restoreSet.failure
+  assert.is(failure.code, 'COMPRESSION_UNSUPPORTED')
+  const failed = await runSteward(['restore', ...storeArgs, '--data-dir', join(dir, 'bz2-a.etcd'), '--json'], { timeoutSeconds: 300 })
+  assert.is(failed.code, 25, failed.stderr)
+  const fallback = await runSteward(['restore', ...storeArgs, '--data-dir', join(dir, 'bz2-b.etcd'), '--fallback-to-older-full', '--json'], { timeoutSeconds: 300 })
+  assert.is(fallback.code, 0, fallback.stderr)
+  assert.is((fallback.json as { snapshot: string }).snapshot, failure.fallbackFull)
 })
 
 test.run()

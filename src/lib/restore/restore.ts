@@ -114,7 +114,7 @@ export async function restoreFullSnapshot(store: BackupStore, options: RestoreOp
         if (index > 0) warnings.push(`FALLBACK: restored the older full snapshot ${full.name} because ${candidates[0]!.name} failed; deltas after it are applied`)
         break
       } catch (error) {
-        if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND') || index === candidates.length - 1) throw error
+        if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND', 'COMPRESSION_UNSUPPORTED') || index === candidates.length - 1) throw error
         firstFailure ??= error
         warnings.push(`full snapshot ${full.name} is unusable: ${error.reason}`)
         await rm(join(work, 'stage'), { recursive: true, force: true })
