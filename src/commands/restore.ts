@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
+import { restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/cli/flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember } from '../lib/config/restore.ts'
 import { logger } from '../lib/log.ts'
+import { plural } from '../lib/format.ts'
 import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
 import { assertDataDirValue } from '../lib/restore/target-guard.ts'
 
@@ -22,7 +23,7 @@ See docs/restore.md.`
     '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --data-dir /var/etcd/data/new.etcd --force --json',
   ]
   static override flags = {
-    ...storeFlags,
+    ...storeReadFlags,
     ...restoreMemberFlags,
     'data-dir': Flags.string({ char: 'd', summary: 'Target data directory. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
     force: Flags.boolean({ summary: 'Replace a non-empty --data-dir (only after the restore succeeded).' }),
@@ -36,6 +37,7 @@ See docs/restore.md.`
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),
+    ...restoreIgnoredFlags,
   }
 
   async run(): Promise<RestoreResult> {
@@ -76,7 +78,7 @@ See docs/restore.md.`
       signals.dispose()
     })
     for (const warning of result.warnings) this.warn(warning)
-    const deltas = result.deltasApplied > 0 ? ` + ${result.deltasApplied} delta(s), ${result.eventsApplied} events` : ''
+    const deltas = result.deltasApplied > 0 ? ` + ${plural(result.deltasApplied, 'delta')}, ${plural(result.eventsApplied, 'event')}` : ''
     const reached = `revision ${result.revision}${result.reachedTime ? `, last event at ${result.reachedTime}` : ''}`
     const why = result.end === 'complete' ? '' : ` [stopped: ${result.end}]`
     this.log(`Restored ${result.snapshot}${deltas} into ${result.dataDir} (${reached}${why}, ${result.durationSeconds.toFixed(2)}s)`)

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { storeFlags } from '../lib/cli/flags.ts'
+import { storeReadFlags } from '../lib/cli/flags.ts'
 import { openBackupStoreIfConfigured, using } from '../lib/context.ts'
 import { ERROR_CODES } from '../lib/errors.ts'
 import { validateDataDir, type ValidationResult } from '../lib/validate/validate.ts'
@@ -15,7 +15,7 @@ valid; otherwise the code of the failure (31 invalid, 32 behind the backup).`
     '<%= config.bin %> <%= command.id %> --data-dir /var/etcd/data/new.etcd --store file:///var/backups/etcd-main --json',
   ]
   static override flags = {
-    ...storeFlags,
+    ...storeReadFlags,
     'data-dir': Flags.string({ char: 'd', summary: 'Data directory to check. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
   }
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../../lib/cli/base-command.ts'
-import { compressionFlags, etcdFlags, storeFlags } from '../../lib/cli/flags.ts'
+import { compressionFlags, etcdFlags, snapshotIgnoredFlags, storeFlags } from '../../lib/cli/flags.ts'
 import { abortOnSignals } from '../../lib/cli/signals.ts'
 import { parseDuration } from '../../lib/config/duration.ts'
 import { resolveCompression } from '../../lib/config/resolve.ts'
@@ -39,6 +39,7 @@ See docs/delta-snapshots.md.`
     'delta-snapshot-period': Flags.string({ summary: 'With --watch: store a delta this often when there are events (Go duration, ≥ 1s). [default: 20s]' }),
     'delta-snapshot-memory-limit': Flags.integer({ summary: `Cut a delta once its JSON reaches this many bytes; < 1 means the default. [default: ${DEFAULT_DELTA_MEMORY_LIMIT_BYTES}]` }),
     final: Flags.boolean({ summary: 'Mark the full snapshot .final (before migration, hibernation or deletion).' }),
+    ...snapshotIgnoredFlags,
   }
 
   async run(): Promise<SnapshotResult> {

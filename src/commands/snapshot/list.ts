@@ -1,5 +1,5 @@
 import { StewardCommand } from '../../lib/cli/base-command.ts'
-import { storeFlags } from '../../lib/cli/flags.ts'
+import { storeReadFlags } from '../../lib/cli/flags.ts'
 import { openBackupStore, using } from '../../lib/context.ts'
 import { describeStore, renderListing, type StoreListing } from '../../lib/snapshot/listing.ts'
 
@@ -9,7 +9,7 @@ export default class SnapshotList extends StewardCommand {
     '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main',
     '<%= config.bin %> <%= command.id %> --storage-provider S3 --store-container backups --store-prefix etcd-main --json',
   ]
-  static override flags = { ...storeFlags }
+  static override flags = { ...storeReadFlags }
 
   async run(): Promise<StoreListing> {
     const { flags } = await this.parse(SnapshotList)

@@ -5,11 +5,13 @@
  */
 import { Command, type Interfaces } from '@oclif/core'
 import { loadConfigFile, type LoadedConfigFile } from '../config/file.ts'
+import { markFlagsFromEnvironment } from '../config/sources.ts'
 import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.ts'
-import { logger, type LogLevel } from '../log.ts'
+import { logger, resolveLogLevel } from '../log.ts'
 import { createProgress, type ProgressReporter } from './progress.ts'
 import { globalFlags } from './flags.ts'
 import { normalizeGoFlagForms, type FlagShape } from './go-flags.ts'
+import { givenIgnoredFlags, ignoredFlagWarnings } from './ignored-flags.ts'
 
 export abstract class StewardCommand extends Command {
   static override enableJsonFlag = true
@@ -25,9 +27,28 @@ export abstract class StewardCommand extends Command {
     await super.init()
   }
 
+  /**
+   * oclif's parse, then what every command needs right after it: the log level (from
+   * `--log-level` or `STEWARD_LOG_LEVEL`, checked) and a warning for each given etcdbrctl flag
+   * that steward accepts and ignores (see ignored-flags.ts).
+   * @throws StewardError `CONFIG_INVALID` for an unknown log level
+   */
+  protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    const flags = parsed.flags as Record<string, unknown>
+    logger(resolveLogLevel(flags['log-level'] as string | undefined))
+    const definitions = { ...options?.baseFlags, ...options?.flags } as Record<string, unknown>
+    markFlagsFromEnvironment(parsed.flags, flagsFromEnvironment(flags, definitions, parsed.raw))
+    for (const line of ignoredFlagWarnings(givenIgnoredFlags(flags, definitions))) {
+      // One unwrapped line each (oclif's warn wraps at hyphens), greppable in CronJob logs.
+      if (this.jsonEnabled()) logger().warn(line)
+      else process.stderr.write(`Warning: ${line}\n`)
+    }
+    return parsed
+  }
+
   /** Loads (once) the config file named by `--config`, or found from the working directory. */
-  protected async configFile(flags: { config?: string | undefined; 'log-level'?: string | undefined }): Promise<LoadedConfigFile> {
-    if (flags['log-level']) logger(flags['log-level'] as LogLevel)
+  protected async configFile(flags: { config?: string | undefined }): Promise<LoadedConfigFile> {
     this.#configFile ??= await loadConfigFile(flags.config)
     return this.#configFile
   }
@@ -54,9 +75,24 @@ export abstract class StewardCommand extends Command {
   }
 }
 
+/** Flags that oclif filled from their environment variable (given, but not on the command line): flag → variable. */
+function flagsFromEnvironment(flags: Record<string, unknown>, definitions: Record<string, unknown>, raw: Interfaces.ParserOutput['raw']): Record<string, string> {
+  const onCommandLine = new Set(raw.flatMap((token) => (token.type === 'flag' ? [token.flag] : [])))
+  const fromEnv: Record<string, string> = {}
+  for (const [name, definition] of Object.entries(definitions)) {
+    const variable = (definition as { env?: string }).env
+    if (variable && flags[name] !== undefined && !onCommandLine.has(name) && process.env[variable]) fromEnv[name] = variable
+  }
+  return fromEnv
+}
+
 /** Any thrown value as a StewardError: oclif's flag parsing errors become `CONFIG_INVALID`. */
 function toStewardError(error: Interfaces.CommandError): StewardError {
-  if (isStewardError(error)) return error
+  if (isStewardError(error)) {
+    // oclif rewrites the message of an error thrown by a flag's parse function; restore ours.
+    const rewritten = /^Parsing --\S+ \n\t(?:\[steward\] \[[^\]]*\] )?([^]*?)\nSee more help with --help$/.exec(error.message)
+    return rewritten ? new StewardError(error.code, error.component, rewritten[1]!, { hints: error.hints, details: error.context, cause: error.cause }) : error
+  }
   const oclifExit = (error as { oclif?: { exit?: number } }).oclif?.exit
   if (oclifExit === 2 || 'parse' in error) {
     const message = messageOf(error).split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('See more help')).join(' ')

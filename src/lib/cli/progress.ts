@@ -44,18 +44,14 @@ export function createProgress(label: string, options: ProgressOptions): Progres
   }
 }
 
+/**
+ * A bar when the total is known at the first update; otherwise (an etcd snapshot stream, a
+ * compressed object) a running count without bar or percentage, which could only claim 100%.
+ */
 function barProgress(label: string, stream: NodeJS.WritableStream, now: () => number): ProgressReporter {
-  const bar = new cliProgress.SingleBar(
-    {
-      stream,
-      format: `${label} [{bar}] {percentage}% | {done} MiB{ofTotal} | {speed} MiB/s`,
-      hideCursor: true,
-      clearOnComplete: true,
-    },
-    cliProgress.Presets.shades_classic,
-  )
   const started = now()
-  let running = false
+  let bar: cliProgress.SingleBar | undefined
+  let knownTotal = false
   return {
     update(bytes, totalBytes) {
       const payload = {
@@ -63,15 +59,24 @@ function barProgress(label: string, stream: NodeJS.WritableStream, now: () => nu
         ofTotal: totalBytes ? ` of ${mib(totalBytes)} MiB` : '',
         speed: (bytes / 1048576 / Math.max(0.001, (now() - started) / 1000)).toFixed(1),
       }
-      if (!running) {
-        bar.start(totalBytes ?? Math.max(bytes, 1), bytes, payload)
-        running = true
+      if (!bar) {
+        knownTotal = Boolean(totalBytes)
+        bar = new cliProgress.SingleBar(
+          {
+            stream,
+            format: knownTotal ? `${label} [{bar}] {percentage}% | {done} MiB{ofTotal} | {speed} MiB/s` : `${label}: {done} MiB | {speed} MiB/s`,
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+        bar.start(knownTotal ? totalBytes! : 0, bytes, payload)
       }
-      if (!totalBytes) bar.setTotal(Math.max(bytes, 1))
+      if (knownTotal && totalBytes) bar.setTotal(totalBytes)
       bar.update(bytes, payload)
     },
     stop() {
-      if (running) bar.stop()
+      bar?.stop()
     },
   }
 }

@@ -7,6 +7,7 @@
 import { cosmiconfig } from 'cosmiconfig'
 import { StewardError, messageOf } from '../errors.ts'
 import type { ConfigFile } from './schema.ts'
+import { markConfigFilePath } from './sources.ts'
 
 export type { ConfigFile } from './schema.ts'
 
@@ -44,5 +45,6 @@ export async function loadConfigFile(explicitPath?: string, cwd: string = proces
       hints: ['valid sections: etcd, store, snapshot, restore (see docs/configuration.md)'],
     })
   }
+  markConfigFilePath(parsed.data, result.filepath)
   return { config: parsed.data, path: result.filepath }
 }

@@ -1,7 +1,8 @@
 /**
  * Merges settings in order of precedence — command-line flag, then environment variable
  * (oclif fills a flag from its variable, so both arrive as the flag), then config file, then
- * default — and validates each one, naming the flag in any error.
+ * default — and validates each one, naming in any error where the bad value came from: the
+ * flag, the variable, or the file and key (see sources.ts).
  */
 import { tmpdir } from 'node:os'
 import { COMPRESSION_POLICIES, type CompressionPolicy } from '../compression/index.ts'
@@ -12,6 +13,7 @@ import { SNAPSTORE_DRIVERS, type SnapstoreDriverId } from '../snapstore/types.ts
 import { parseStoreUrl } from '../snapstore/url.ts'
 import { parseDuration } from './duration.ts'
 import type { ConfigFile } from './file.ts'
+import { fileSource, flagSource, pick } from './sources.ts'
 
 /** Flags of the etcd connection group, as parsed. */
 export interface EtcdFlags {
@@ -48,18 +50,23 @@ export interface CompressionFlags {
 /** @throws StewardError `CONFIG_INVALID` */
 export function resolveEtcdConnection(flags: EtcdFlags, file: ConfigFile): EtcdConnectionConfig {
   const f = file.etcd ?? {}
-  const endpoints = splitList(flags.endpoints ?? f.endpoints ?? [...ETCD_CONNECTION_DEFAULTS.endpoints])
+  const endpointsSetting = pick<string | readonly string[]>(flags, 'endpoints', flags.endpoints, file, 'etcd.endpoints', f.endpoints, [...ETCD_CONNECTION_DEFAULTS.endpoints])
+  const endpoints = splitList(endpointsSetting.value)
   for (const endpoint of endpoints) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw new StewardError('CONFIG_INVALID', 'config', `--endpoints: ${JSON.stringify(endpoint)} is not a client URL`, {
+      throw new StewardError('CONFIG_INVALID', 'config', `${endpointsSetting.source}: ${JSON.stringify(endpoint)} is not a client URL`, {
         hints: ['use http://host:port or https://host:port, comma-separated for several members'],
       })
     }
   }
   if (new Set(endpoints.map((e) => e.split(':')[0])).size > 1) {
-    throw new StewardError('CONFIG_INVALID', 'config', '--endpoints mixes http:// and https:// URLs', { hints: ['use one scheme for all endpoints'] })
+    throw new StewardError('CONFIG_INVALID', 'config', `${endpointsSetting.source} mixes http:// and https:// URLs`, { hints: ['use one scheme for all endpoints'] })
   }
-  const connectionTimeoutSeconds = positive(parseDuration(flags['etcd-connection-timeout'] ?? f.connectionTimeout ?? ETCD_CONNECTION_DEFAULTS.connectionTimeoutSeconds, '--etcd-connection-timeout'), '--etcd-connection-timeout')
+  const duration = (flag: string, flagValue: string | undefined, key: string, fileValue: string | number | undefined, fallback: number): number => {
+    const setting = pick<string | number>(flags, flag, flagValue, file, key, fileValue, fallback)
+    return positive(parseDuration(setting.value, setting.source), setting.source)
+  }
+  const connectionTimeoutSeconds = duration('etcd-connection-timeout', flags['etcd-connection-timeout'], 'etcd.connectionTimeout', f.connectionTimeout, ETCD_CONNECTION_DEFAULTS.connectionTimeoutSeconds)
   return {
     endpoints: endpoints.map((e) => e.replace(/\/$/, '')),
     username: flags['etcd-username'] ?? f.username,
@@ -69,8 +76,8 @@ export function resolveEtcdConnection(flags: EtcdFlags, file: ConfigFile): EtcdC
     keyFile: flags.key ?? f.key,
     insecureSkipTlsVerify: flags['insecure-skip-tls-verify'] ?? f.insecureSkipTlsVerify ?? false,
     connectionTimeoutSeconds,
-    snapshotTimeoutSeconds: positive(parseDuration(flags['etcd-snapshot-timeout'] ?? f.snapshotTimeout ?? ETCD_CONNECTION_DEFAULTS.snapshotTimeoutSeconds, '--etcd-snapshot-timeout'), '--etcd-snapshot-timeout'),
-    defragTimeoutSeconds: positive(parseDuration(f.defragTimeout ?? ETCD_CONNECTION_DEFAULTS.defragTimeoutSeconds, 'etcd.defragTimeout'), 'etcd.defragTimeout'),
+    snapshotTimeoutSeconds: duration('etcd-snapshot-timeout', flags['etcd-snapshot-timeout'], 'etcd.snapshotTimeout', f.snapshotTimeout, ETCD_CONNECTION_DEFAULTS.snapshotTimeoutSeconds),
+    defragTimeoutSeconds: f.defragTimeout === undefined ? ETCD_CONNECTION_DEFAULTS.defragTimeoutSeconds : positive(parseDuration(f.defragTimeout, fileSource(file, 'etcd.defragTimeout')), fileSource(file, 'etcd.defragTimeout')),
   }
 }
 
@@ -85,9 +92,11 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
   // An explicitly empty provider means Local, as in etcd-backup-restore outside its `server`
   // command. A future `serve` command must not reuse this: there `""` means "no backups".
   const rawProvider = flags['storage-provider'] ?? (flags.store ? undefined : f.provider)
+  const providerSource = flags['storage-provider'] !== undefined ? flagSource(flags, 'storage-provider') : fileSource(file, 'store.provider')
   const providerText = rawProvider === '' ? 'Local' : rawProvider
   if (url && providerText) {
-    throw new StewardError('CONFIG_INVALID', 'config', '--store and --storage-provider are alternatives; pass one of them', {
+    const urlSource = flags.store !== undefined ? flagSource(flags, 'store') : fileSource(file, 'store.url')
+    throw new StewardError('CONFIG_INVALID', 'config', `${urlSource} and ${providerSource} are alternatives (--store or --storage-provider); give one of them`, {
       hints: ['e.g. --store s3://bucket/prefix, or --storage-provider S3 --store-container bucket --store-prefix prefix'],
     })
   }
@@ -95,13 +104,20 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
   let container: string
   let prefix: string
   if (url) {
-    const location = parseStoreUrl(url)
+    const urlSource = flags.store !== undefined ? flagSource(flags, 'store') : fileSource(file, 'store.url')
+    if (flags['store-container']) {
+      // The URL names the container; a second one would be dropped silently.
+      throw new StewardError('CONFIG_INVALID', 'config', `${urlSource} and --store-container both name the container; pass one of them`, {
+        hints: ['e.g. --store s3://bucket/prefix, or --storage-provider S3 --store-container bucket --store-prefix prefix'],
+      })
+    }
+    const location = parseStoreUrl(url, urlSource)
     provider = location.provider
     container = location.container
     prefix = flags['store-prefix'] ?? (location.prefix || f.prefix || '')
   } else if (providerText) {
     if (!(SNAPSTORE_DRIVERS as readonly string[]).includes(providerText)) {
-      throw new StewardError('CONFIG_INVALID', 'config', `--storage-provider: unknown provider ${JSON.stringify(providerText)} (valid: ${SNAPSTORE_DRIVERS.join(', ')}; case-sensitive, as etcd-backup-restore)`)
+      throw new StewardError('CONFIG_INVALID', 'config', `${providerSource}: unknown provider ${JSON.stringify(providerText)} (valid: ${SNAPSTORE_DRIVERS.join(', ')}; case-sensitive, as etcd-backup-restore)`)
     }
     provider = providerText as SnapstoreDriverId
     // Flag, then environment, then file; as in etcd-backup-restore, STORAGE_CONTAINER fills in
@@ -118,17 +134,20 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
       hints: ['pass --store file:///var/backups/etcd (or s3://, gs://, azblob://), or --storage-provider with --store-container'],
     })
   }
-  const endpointOverride = flags['store-endpoint-override'] ?? f.endpointOverride
+  const endpointSetting = pick<string | undefined>(flags, 'store-endpoint-override', flags['store-endpoint-override'], file, 'store.endpointOverride', f.endpointOverride, undefined)
+  const endpointOverride = endpointSetting.value
   if (endpointOverride !== undefined && !URL.canParse(endpointOverride)) {
-    throw new StewardError('CONFIG_INVALID', 'config', `--store-endpoint-override: ${JSON.stringify(endpointOverride)} is not a URL`)
+    throw new StewardError('CONFIG_INVALID', 'config', `${endpointSetting.source}: ${JSON.stringify(endpointOverride)} is not a URL`)
   }
-  const minChunkSize = flags['min-chunk-size'] ?? f.minChunkSize ?? STORE_DEFAULTS.minChunkSize
+  const chunk = pick(flags, 'min-chunk-size', flags['min-chunk-size'], file, 'store.minChunkSize', f.minChunkSize, STORE_DEFAULTS.minChunkSize)
+  const minChunkSize = chunk.value
   if (minChunkSize < STORE_DEFAULTS.minChunkSize) {
-    throw new StewardError('CONFIG_INVALID', 'config', `--min-chunk-size: ${minChunkSize} is below the minimum of ${STORE_DEFAULTS.minChunkSize} bytes (5 MiB)`)
+    throw new StewardError('CONFIG_INVALID', 'config', `${chunk.source}: ${minChunkSize} is below the minimum of ${STORE_DEFAULTS.minChunkSize} bytes (5 MiB)`)
   }
-  const maxParallelChunkUploads = flags['max-parallel-chunk-uploads'] ?? f.maxParallelChunkUploads ?? STORE_DEFAULTS.maxParallelChunkUploads
+  const parallel = pick(flags, 'max-parallel-chunk-uploads', flags['max-parallel-chunk-uploads'], file, 'store.maxParallelChunkUploads', f.maxParallelChunkUploads, STORE_DEFAULTS.maxParallelChunkUploads)
+  const maxParallelChunkUploads = parallel.value
   if (maxParallelChunkUploads < 1) {
-    throw new StewardError('CONFIG_INVALID', 'config', `--max-parallel-chunk-uploads: must be at least 1, got ${maxParallelChunkUploads}`)
+    throw new StewardError('CONFIG_INVALID', 'config', `${parallel.source}: must be at least 1, got ${maxParallelChunkUploads}`)
   }
   return {
     provider,
@@ -143,13 +162,26 @@ export function resolveStore(flags: StoreFlags, file: ConfigFile, env: NodeJS.Pr
 }
 
 /**
- * Compression for new snapshots: `--compression` wins; else etcd-backup-restore's
- * `--compress-snapshots` (default true) with `--compression-policy` (default gzip).
- * @throws StewardError `CONFIG_INVALID`
+ * Compression for new snapshots: `--compression`; else etcd-backup-restore's
+ * `--compress-snapshots` (default true) with `--compression-policy` (default gzip). Both forms
+ * may be given only when they agree (`--compression gzip --compression-policy gzip`).
+ * @throws StewardError `CONFIG_INVALID` (unknown policy, or the two forms disagree)
  */
 export function resolveCompression(flags: CompressionFlags, file: ConfigFile): CompressionPolicy {
+  if (flags.compression !== undefined && (flags['compress-snapshots'] !== undefined || flags['compression-policy'] !== undefined)) {
+    const compression = checkPolicy(flags.compression, flagSource(flags, 'compression'))
+    const etcdbr = flags['compress-snapshots'] === false ? 'none' : checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
+    const etcdbrText = [flags['compress-snapshots'] === undefined ? '' : `--compress-snapshots=${flags['compress-snapshots']}`, flags['compression-policy'] === undefined ? '' : `--compression-policy ${flags['compression-policy']}`].filter(Boolean).join(' ')
+    if (compression !== etcdbr) {
+      throw new StewardError('CONFIG_INVALID', 'config', `${flagSource(flags, 'compression')} ${flags.compression} conflicts with ${etcdbrText} (${etcdbr})`, {
+        hints: ['pass either --compression or etcd-backup-restore\'s --compress-snapshots/--compression-policy'],
+        details: { compression, etcdBackupRestore: etcdbr },
+      })
+    }
+    return compression
+  }
   const explicit = flags.compression ?? (flags['compress-snapshots'] === undefined && flags['compression-policy'] === undefined ? file.snapshot?.compression : undefined)
-  if (explicit !== undefined) return checkPolicy(explicit, '--compression')
+  if (explicit !== undefined) return checkPolicy(explicit, flags.compression !== undefined ? flagSource(flags, 'compression') : fileSource(file, 'snapshot.compression'))
   if (flags['compress-snapshots'] === false) return 'none'
   return checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
 }

@@ -2,6 +2,7 @@ import { RESTORE_MEMBER_DEFAULTS, type RestoreMemberConfig } from '../restore/et
 import { StewardError } from '../errors.ts'
 import type { ConfigFile } from './file.ts'
 import { splitList } from './resolve.ts'
+import { fileSource, flagSource } from './sources.ts'
 
 /** Restore member flags, as parsed. */
 export interface RestoreMemberFlags {
@@ -26,7 +27,9 @@ export function resolveRestoreMember(flags: RestoreMemberFlags, file: ConfigFile
   }
   const names = member.initialCluster.split(',').map((entry) => entry.split('=')[0]?.trim())
   if (!names.includes(member.name)) {
-    throw new StewardError('CONFIG_INVALID', 'config', `--name ${member.name} does not appear in --initial-cluster ${member.initialCluster}`, {
+    const nameSource = flags.name !== undefined ? flagSource(flags, 'name') : f.name !== undefined ? fileSource(file, 'restore.name') : '--name (default)'
+    const clusterSource = flags['initial-cluster'] !== undefined ? flagSource(flags, 'initial-cluster') : f.initialCluster !== undefined ? fileSource(file, 'restore.initialCluster') : '--initial-cluster (default)'
+    throw new StewardError('CONFIG_INVALID', 'config', `${nameSource} ${member.name} does not appear in ${clusterSource} ${member.initialCluster}`, {
       hints: ['--initial-cluster lists name=peerURL for every member, including this one'],
     })
   }

@@ -117,6 +117,7 @@ export function localStoreRoot(store: BackupStore): string | undefined {
 async function restoreInto(store: BackupStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now()
   assertDataDirValue(options.dataDir)
+  checkRestoreRequest(options)
   const toTimeNanos = options.toTime === undefined ? undefined : rfc3339ToNanos(options.toTime)
   const paths: ProtectedPaths = { storeRoot: localStoreRoot(store) }
   await assertSafeTarget(options.dataDir, false, paths)
@@ -135,14 +136,12 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
       throw osError(error, 'DATA_DIR_WRITE_FAILED', 'restore', `cannot write in the work dir ${work}`)
     })
     const restored = join(work, 'data')
-    const chainEnd = (full: StoredSnapshot) => deltaChain(all, full.lastRevision, full.name, options.toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
-    const wanted = candidates[0] ? chainEnd(candidates[0]) : 0
+    const wanted = candidates[0] ? chainEnd(all, candidates[0], options.toRevision) : 0
     let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number } | undefined
     let firstFailure: StewardError | undefined
     for (const [index, full] of candidates.entries()) {
       if (index > 0 && (!options.fallbackToOlderFull || !withDeltas)) break
-      const plan = deltaChain(all, full.lastRevision, full.name, options.toRevision)
-      if (index > 0 && (plan.gap || chainEnd(full) < wanted)) continue
+      if (index > 0 && !fallbackFits(all, full, wanted, options.toRevision)) continue
       try {
         const stage = withDeltas && multiMember ? join(work, 'stage') : restored
         const member = stage === restored ? options.member : singleMember(options.member)
@@ -150,7 +149,7 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
         if (index > 0) warnings.push(`FALLBACK: restored the older full snapshot ${full.name} because ${candidates[0]!.name} failed; deltas after it are applied`)
         break
       } catch (error) {
-        if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND') || index === candidates.length - 1) throw error
+        if (!options.fallbackToOlderFull || !isStewardError(error, 'SNAPSHOT_CORRUPT', 'SNAPSHOT_NOT_BBOLT', 'SNAPSHOT_NOT_FOUND', 'COMPRESSION_UNSUPPORTED') || index === candidates.length - 1) throw error
         firstFailure ??= error
         warnings.push(`full snapshot ${full.name} is unusable: ${error.reason}`)
         await rm(join(work, 'stage'), { recursive: true, force: true })
@@ -188,6 +187,36 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/** The revision the delta chain after `full` reaches by name (up to `toRevision`), ignoring gaps' far side. */
+export function chainEnd(all: readonly StoredSnapshot[], full: StoredSnapshot, toRevision?: number): number {
+  return deltaChain(all, full.lastRevision, full.name, toRevision).deltas.at(-1)?.lastRevision ?? full.lastRevision
+}
+
+/**
+ * Whether `--fallback-to-older-full` may use the older full snapshot `full` in place of a failed
+ * newer one: its delta chain has no gap and reaches `wanted` (what the newer one would have reached).
+ */
+export function fallbackFits(all: readonly StoredSnapshot[], full: StoredSnapshot, wanted: number, toRevision?: number): boolean {
+  return !deltaChain(all, full.lastRevision, full.name, toRevision).gap && chainEnd(all, full, toRevision) >= wanted
+}
+
+/**
+ * Rejects options that contradict each other, before anything is touched: a point in time with
+ * `applyDeltas: false` (the full snapshot alone cannot reach it), a fallback or partial restore
+ * with nothing it could apply to.
+ * @throws StewardError `CONFIG_INVALID` naming both flags
+ */
+export function checkRestoreRequest(options: Pick<RestoreOptions, 'applyDeltas' | 'toRevision' | 'toTime' | 'allowPartial' | 'fallbackToOlderFull' | 'snapshot'>): void {
+  const conflict = (a: string, b: string, why: string, hint: string): StewardError =>
+    new StewardError('CONFIG_INVALID', 'restore', `${a} conflicts with ${b}: ${why}`, { hints: [hint], details: { flags: [a, b] } })
+  if (options.applyDeltas === false) {
+    if (options.toRevision !== undefined) throw conflict('--no-deltas', `--to-revision ${options.toRevision}`, 'a point in time needs the deltas after the full snapshot', 'drop --no-deltas, or --to-revision to restore the full snapshot as it is')
+    if (options.toTime !== undefined) throw conflict('--no-deltas', `--to-time ${options.toTime}`, 'a point in time needs the deltas after the full snapshot', 'drop --no-deltas, or --to-time to restore the full snapshot as it is')
+    if (options.allowPartial) throw conflict('--no-deltas', '--allow-partial', '--allow-partial is about deltas and none are applied', 'drop one of them')
+  }
+  if (options.snapshot !== undefined && options.fallbackToOlderFull) throw conflict(`--snapshot ${options.snapshot}`, '--fallback-to-older-full', 'a named snapshot has no fallback', 'drop one of them')
 }
 
 /**
@@ -311,6 +340,11 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
   if (outcome.failure) warnings.push(`PARTIAL RESTORE: stopped at revision ${outcome.revision} because of ${outcome.failure.object}: ${outcome.failure.message}`)
   if (options.toRevision !== undefined && outcome.end === 'complete' && outcome.revision < options.toRevision) {
     warnings.push(`--to-revision ${options.toRevision} is beyond the newest backup; restored up to revision ${outcome.revision}`)
+  }
+  if (options.toTime !== undefined && toTimeNanos !== undefined && outcome.end === 'complete') {
+    const future = toTimeNanos > BigInt(Date.now()) * 1_000_000n ? ' (in the future)' : ''
+    const last = outcome.lastEventTime ? `, last event at ${outcome.lastEventTime}` : ''
+    warnings.push(`--to-time ${options.toTime}${future} is beyond the newest backup; restored up to revision ${outcome.revision}${last}`)
   }
   if (multiMember) await etcdutlRestore(join(stage, 'member', 'snap', 'db'), restored, options.member, true, options.signal)
   return outcome

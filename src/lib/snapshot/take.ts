@@ -3,6 +3,7 @@
  * deltas until stopped — behind one entry point, plus the lines that describe a result to a
  * person. The command only parses flags and renders.
  */
+import { formatBytes, plural } from '../format.ts'
 import type { CompressionPolicy } from '../compression/index.ts'
 import {
   runDeltaSnapshots,
@@ -90,16 +91,16 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
 /** Sentences describing a result, for terminals. */
 export function describeSnapshotResult(result: SnapshotResult): string[] {
   if ('fulls' in result) {
-    return [`Stopped: ${result.fulls.length} full and ${result.deltas.length} delta snapshot(s) stored; the store reaches revision ${result.lastRevision}.`]
+    return [`Stopped: ${plural(result.fulls.length, 'full snapshot')} and ${plural(result.deltas.length, 'delta snapshot')} stored; the store reaches revision ${result.lastRevision}.`]
   }
   if ('outcome' in result) {
-    const lines = result.deltas.map((d) => `Stored ${d.key} (revisions ${d.startRevision}..${d.lastRevision}, ${d.eventCount} events, ${d.storedSizeBytes} bytes stored)`)
+    const lines = result.deltas.map((d) => `Stored ${d.key} (revisions ${d.startRevision}..${d.lastRevision}, ${plural(d.eventCount, 'event')}, ${formatBytes(d.storedSizeBytes)} stored)`)
     if (result.full) lines.push(`Stored full snapshot ${result.full.key} (revision ${result.full.revision}) instead: ${result.reason}`)
     else if (result.outcome === 'empty') lines.push(`Nothing stored: ${result.reason}.`)
     return lines
   }
   if (result.reusedExisting) return [`Final snapshot ${result.name} already covers revision ${result.revision}; nothing new stored.`]
-  return [`Stored ${result.key} (revision ${result.revision}, ${result.dbSizeBytes} bytes of database, ${result.storedSizeBytes} stored, ${result.durationSeconds.toFixed(2)}s)`]
+  return [`Stored ${result.key} (revision ${result.revision}, ${formatBytes(result.dbSizeBytes)} database, ${formatBytes(result.storedSizeBytes)} stored, ${result.durationSeconds.toFixed(2)}s)`]
 }
 
 /** A sentence for one thing `watch` mode did, or `null` for events only worth a debug log. */
@@ -108,7 +109,7 @@ export function describeSnapshotEvent(event: SnapshotEvent): string | null {
     case 'full':
       return `Stored full snapshot ${event.snapshot.key} (revision ${event.snapshot.revision}): ${event.reason}`
     case 'delta':
-      return `Stored ${event.snapshot.key} (revisions ${event.snapshot.startRevision}..${event.snapshot.lastRevision}, ${event.snapshot.eventCount} events, trigger ${event.trigger})`
+      return `Stored ${event.snapshot.key} (revisions ${event.snapshot.startRevision}..${event.snapshot.lastRevision}, ${plural(event.snapshot.eventCount, 'event')}, trigger ${event.trigger})`
     case 'catch-up-failed':
       return `Could not store the last events at shutdown (${event.error.reason}); they stay in etcd and the next run continues from the store`
     default:

@@ -19,21 +19,24 @@ export interface StoreLocation {
 
 const SCHEMES: Record<string, SnapstoreDriverId> = { 's3:': 'S3', 'gs:': 'GCS', 'azblob:': 'ABS' }
 
-/** @throws StewardError `CONFIG_INVALID` naming `--store` and the valid forms. */
-export function parseStoreUrl(value: string): StoreLocation {
+/**
+ * @param setting where the value came from, for errors (`--store`, `STEWARD_STORE`, `<file>: store.url`)
+ * @throws StewardError `CONFIG_INVALID` naming `setting` and the valid forms.
+ */
+export function parseStoreUrl(value: string, setting = '--store'): StoreLocation {
   if (value.startsWith('/')) return { provider: 'Local', container: stripTrailing(value), prefix: '' }
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw invalidStore(value)
+    throw invalidStore(value, setting)
   }
   if (url.protocol === 'file:') {
-    if (url.host) throw invalidStore(value, 'a file URL has no host: use file:///absolute/path')
+    if (url.host) throw invalidStore(value, setting, 'a file URL has no host: use file:///absolute/path')
     return { provider: 'Local', container: stripTrailing(decodeURIComponent(url.pathname)) || '/', prefix: '' }
   }
   const provider = SCHEMES[url.protocol]
-  if (!provider || !url.host) throw invalidStore(value)
+  if (!provider || !url.host) throw invalidStore(value, setting)
   return { provider, container: url.host, prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '') }
 }
 
@@ -41,8 +44,8 @@ function stripTrailing(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path
 }
 
-function invalidStore(value: string, why?: string): StewardError {
-  return new StewardError('CONFIG_INVALID', 'config', `--store ${JSON.stringify(value)} is not a store URL${why ? `: ${why}` : ''}`, {
+function invalidStore(value: string, setting: string, why?: string): StewardError {
+  return new StewardError('CONFIG_INVALID', 'config', `${setting}: ${JSON.stringify(value)} is not a store URL${why ? `: ${why}` : ''}`, {
     hints: ['valid forms: file:///abs/dir, s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix'],
   })
 }

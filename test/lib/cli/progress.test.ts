@@ -70,15 +70,35 @@ test('terminal: a bar on the stream, with bytes done, total, percentage and spee
   assert.not.ok(tty.text.includes('\n'), 'the bar redraws one line')
 })
 
-test('terminal: without a total the bar shows the bytes so far', () => {
+test('terminal: without a total, a running count of bytes, never a bar at 100% (from 0 MiB on)', () => {
+  const tty = new CaptureStream(true, 120)
+  const clock = manualClock()
+  const progress = createProgress('snapshot', { json: false, stream: tty, now: clock.now, log: noLog as never })
+  try {
+    progress.update(0)
+    clock.advance(1000)
+    progress.update(2 * MiB)
+  } finally {
+    progress.stop()
+  }
+  const all = visible(tty.text)
+  assert.match(all, 'snapshot: 0.0 MiB |')
+  assert.match(all, 'snapshot: 2.0 MiB | 2.0 MiB/s')
+  assert.not.match(all, '%')
+  assert.not.match(all, ' of ')
+})
+
+test('terminal: a known total starting at 0 MiB shows 0%, not 100%', () => {
   const tty = new CaptureStream(true, 120)
   const progress = createProgress('restore', { json: false, stream: tty, now: manualClock().now, log: noLog as never })
-  progress.update(2 * MiB)
-  progress.stop()
+  try {
+    progress.update(0, 8 * MiB)
+  } finally {
+    progress.stop()
+  }
   const all = visible(tty.text)
-  assert.match(all, 'restore [')
-  assert.match(all, '2.0 MiB |')
-  assert.not.match(all, ' of ')
+  assert.match(all, '0%')
+  assert.not.match(all, '100%')
 })
 
 test('terminal: stop before any update writes nothing', () => {

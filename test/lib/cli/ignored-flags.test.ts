@@ -1,0 +1,56 @@
+import { Parser } from '@oclif/core'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { normalizeGoFlagForms, type FlagShape } from '../../../src/lib/cli/go-flags.ts'
+import { IGNORED_HELP_GROUP, givenIgnoredFlags, ignoredFlagWarnings, ignoredFlags } from '../../../src/lib/cli/ignored-flags.ts'
+
+const declared = ignoredFlags({
+  'insecure-transport': { type: 'boolean', reason: 'TLS follows the scheme' },
+  'etcd-defrag-timeout': { type: 'duration', reason: 'no defragmentation here' },
+  'max-fetchers': { type: 'integer', reason: 'one at a time' },
+  schedule: { type: 'string', char: 's', reason: 'one snapshot per run' },
+  'service-endpoints': { type: 'string', multiple: true, reason: 'endpoints only' },
+})
+
+async function parse(argv: string[]) {
+  const flags = normalizeGoFlagForms(argv, declared as unknown as Record<string, FlagShape>)
+  return (await Parser.parse(flags, { flags: declared, strict: true })).flags
+}
+
+test('ignored flags are listed in one help group with their reason', () => {
+  for (const flag of Object.values(declared)) {
+    assert.is(flag.helpGroup, IGNORED_HELP_GROUP)
+    assert.match(flag.summary ?? '', /^Ignored: /)
+  }
+})
+
+test('ignored flags accept etcdbrctl value forms: --x=true|false, Go durations (1m0s), integers, -s shorthand', async () => {
+  const flags = await parse(['--insecure-transport=false', '--etcd-defrag-timeout=8m0s', '--max-fetchers', '6', '-s', '0 */1 * * *'])
+  assert.equal(flags, { 'insecure-transport': false, 'etcd-defrag-timeout': '8m0s', 'max-fetchers': 6, schedule: '0 */1 * * *' })
+  assert.equal((await parse(['--insecure-transport=true']))['insecure-transport'], true)
+})
+
+test('a slice flag (multiple) may be repeated, as pflag allows', async () => {
+  assert.equal((await parse(['--service-endpoints=http://a:2379', '--service-endpoints', 'http://b:2379']))['service-endpoints'], ['http://a:2379', 'http://b:2379'])
+})
+
+test('an ignored duration flag still rejects what is not a Go duration', async () => {
+  try {
+    await parse(['--etcd-defrag-timeout=8 minutes'])
+    assert.unreachable()
+  } catch (error) {
+    assert.match((error as Error).message, /--etcd-defrag-timeout: "8 minutes" is not a duration/)
+  }
+})
+
+test('only given ignored flags are reported, each warned once per process', async () => {
+  const parsed = await parse(['--max-fetchers=6', '--insecure-transport=false'])
+  const given = givenIgnoredFlags({ ...parsed, 'store-prefix': 'x' }, { ...declared, 'store-prefix': {} })
+  assert.equal(given.map((g) => g.flag).sort(), ['insecure-transport', 'max-fetchers'])
+  const first = ignoredFlagWarnings(given)
+  assert.equal(first.length, 2)
+  assert.match(first.join('\n'), /--max-fetchers is accepted for etcdbrctl compatibility and ignored: one at a time/)
+  assert.equal(ignoredFlagWarnings(given), [])
+})
+
+test.run()
