@@ -10,6 +10,8 @@ const BENCHMARKS: [string, string[]][] = [
   ['snapshot-restore.ts', ['--size-mib', '256', '--rounds', '3']],
   ['upload.ts', ['--db-mib', '512', '--rounds', '3']],
   ['delta-restore.ts', []],
+  // Needs root (buildah); builds the container image.
+  ['image.ts', []],
 ]
 
 let failed = false

@@ -1,9 +1,10 @@
 /**
  * Runs the uvu suites and prints one closing line `N passed, N failed, N skipped`.
  *
- *   node scripts/run-tests.ts               # unit, then integration
+ *   node scripts/run-tests.ts               # unit, integration, then image
  *   node scripts/run-tests.ts unit          # test/**\/*.test.ts outside test/integration
  *   node scripts/run-tests.ts integration   # test/integration/*.test.ts (real etcd, real storage servers)
+ *   node scripts/run-tests.ts image         # test/image/*.test.ts (the container image, with buildah)
  *
  * Each group runs in its own uvu process. A process that has printed its totals but keeps
  * running (a handle left open) is stopped after a grace period and counted as a failure.
@@ -17,13 +18,15 @@ interface Totals {
 }
 
 const GROUPS = {
-  unit: ['test', '\\.test\\.ts$', '-i', 'integration', '-i', 'harness'],
+  unit: ['test', '\\.test\\.ts$', '-i', 'integration', '-i', 'harness', '-i', '^image'],
   integration: ['test/integration', '\\.test\\.ts$'],
+  // Builds dist/steward-image.tar first when it is missing or stale (test/harness/image.ts).
+  image: ['test/image', '\\.test\\.ts$'],
 } as const
 
 type Group = keyof typeof GROUPS
 const requested = process.argv.slice(2)
-const groups: Group[] = requested.length > 0 ? (requested as Group[]) : ['unit', 'integration']
+const groups: Group[] = requested.length > 0 ? (requested as Group[]) : ['unit', 'integration', 'image']
 for (const group of groups) {
   if (!(group in GROUPS)) {
     console.error(`unknown test group "${group}"; valid: ${Object.keys(GROUPS).join(', ')}`)
