@@ -119,6 +119,8 @@ test('SIGTERM during a restore: exit 130 (ABORTED), temporary etcd stopped, work
   }
   assert.ok(pidFile, 'the temporary etcd started')
   const etcdPid = Number((await readFile(pidFile, 'utf8')).trim())
+  // pid 0 would signal our own process group below and make the check meaningless.
+  assert.ok(Number.isInteger(etcdPid) && etcdPid > 0, `etcd.pid holds a pid (${etcdPid})`)
   child.kill('SIGTERM')
   assert.is(await exited, 130)
   assert.equal((await readdir(work)).filter((n) => n.includes('steward-restore')), [])

@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, dirname, join, resolve } from 'node:path'
 import { findEtcdTool } from '../etcd/binaries.ts'
@@ -124,7 +124,12 @@ async function startOnce(options: TempEtcdOptions): Promise<TempEtcd> {
     log.end()
   })())
   try {
-    if (child.pid !== undefined) await writeFile(join(options.workDir, 'etcd.pid'), `${child.pid}\n`)
+    if (child.pid !== undefined) {
+      // Written whole or not at all (temp file + rename): a reader never sees an empty pid file.
+      const pidFile = join(options.workDir, 'etcd.pid')
+      await writeFile(`${pidFile}.tmp`, `${child.pid}\n`)
+      await rename(`${pidFile}.tmp`, pidFile)
+    }
     await waitReady(child, client, options, logPath)
   } catch (error) {
     await stop()
