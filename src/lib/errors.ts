@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   ABORTED: { exit: 130, http: 503 },
   /** A bug: an invariant did not hold. */
   INTERNAL: { exit: 1, http: 500 },
+  /** Garbage collection ran but some planned deletions failed (they are retried on the next run). */
+  GC_INCOMPLETE: { exit: 70, http: 500 },
+  /** `steward verify`: the newest revision in the store cannot be restored (bad object, gap or overlap in the chain). */
+  STORE_NOT_RESTORABLE: { exit: 71, http: 500 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
