@@ -108,7 +108,7 @@ export async function verifyStore(deps: VerifyDeps, options: VerifyOptions = {},
   const inSet = new Set([set.full, ...set.deltas].filter((s): s is StoredSnapshot => s !== null).map((s) => s.key))
   const work = await mkdtemp(join(deps.tempDir ?? tmpdir(), 'steward-verify-'))
   try {
-    const checks = new Array<ObjectCheck>(all.length)
+    const checks: ObjectCheck[] = []
     let done = 0
     let next = 0
     const worker = async () => {
