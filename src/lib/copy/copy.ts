@@ -226,7 +226,9 @@ async function side<T>(which: 'source' | 'destination', store: BackupStore, fn: 
     return await fn()
   } catch (error) {
     if (isStewardError(error) && error.code !== 'ABORTED' && !error.reason.startsWith(`${which} store`)) {
-      throw new StewardError(error.code, 'copy', `${which} store ${store.location}: ${error.reason}`, { cause: error, hints: error.hints, details: { ...error.context, store: which } })
+      // Drivers name the primary store's credential variables; the source reads SOURCE_-prefixed ones.
+      const hints = which === 'source' ? error.hints.map((h) => h.replace(/(?<![A-Z_])((?:AWS|AZURE|GOOGLE|OPENSHIFT)_APPLICATION_CREDENTIALS)/g, 'SOURCE_$1')) : error.hints
+      throw new StewardError(error.code, 'copy', `${which} store ${store.location}: ${error.reason}`, { cause: error, hints, details: { ...error.context, store: which } })
     }
     throw error
   }
