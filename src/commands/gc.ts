@@ -22,7 +22,7 @@ Exit 0 when every planned deletion succeeded, 70 (GC_INCOMPLETE) when some faile
   static override flags = {
     ...storeFlags,
     'garbage-collection-policy': Flags.option({ options: GC_POLICIES, summary: 'Retention policy. [default: Exponential]', env: 'STEWARD_GARBAGE_COLLECTION_POLICY' })(),
-    'max-backups': Flags.integer({ char: 'm', summary: 'LimitBased: full snapshots (with their deltas) to keep. [default: 7]', min: 1 }),
+    'max-backups': Flags.integer({ char: 'm', summary: 'LimitBased: full snapshots (with their deltas) to keep, at least 1; ignored by Exponential. [default: 7]', min: 0 }),
     'delta-snapshot-retention-period': Flags.string({ summary: 'Keep deltas of older backups created within this period (Go duration). [default: 0s]' }),
     'dry-run': Flags.boolean({ summary: 'Print what would be kept and deleted, and why; delete nothing.', allowNo: true }),
   }
