@@ -203,7 +203,11 @@ async function copyObject(deps: CopyDeps, object: StoredSnapshot, target: string
   const op = signal ? { signal } : {}
   const body = await side('source', deps.source, () => deps.source.snapstore.get(object.key, op))
   if (!body) throw new StewardError('SNAPSHOT_NOT_FOUND', 'copy', `${object.key} vanished from the source store while copying`)
-  const info = await side('destination', deps.destination, () => deps.destination.snapstore.put(target, body, { ...op, sizeBytes: object.sizeBytes }))
+  // A failed upload may leave the download unread; release its connection.
+  const info = await side('destination', deps.destination, () => deps.destination.snapstore.put(target, body, { ...op, sizeBytes: object.sizeBytes })).catch((error: unknown) => {
+    body.destroy()
+    throw error
+  })
   if (info.sizeBytes !== object.sizeBytes) {
     throw new StewardError('STORE_FAILED', 'copy', `${target}: stored ${info.sizeBytes} bytes, the source object has ${object.sizeBytes}`)
   }
