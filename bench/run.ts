@@ -11,6 +11,7 @@ const BENCHMARKS: [string, string[]][] = [
   ['upload.ts', ['--db-mib', '512', '--rounds', '3']],
   ['delta-restore.ts', []],
   ['lifecycle.ts', ['--objects', '10000', '--rounds', '3']],
+  ['compact.ts', ['--db-mib', '256', '--events', '100000']],
 ]
 
 let failed = false
