@@ -4,7 +4,7 @@
  * verbatim; a failed upload lists nothing new and leaves the old set; restore after gc equals the
  * source. Stores are copies of the etcdbr-v2 fixtures written by the real etcdbrctl.
  */
-import { copyFile, cp, mkdir, readdir, readFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { suite } from 'uvu'
@@ -132,6 +132,22 @@ test('a compaction whose upload fails lists no new full snapshot and leaves the 
   }
   assert.equal((await readdir(v2)).sort(), before)
   assert.equal((await readdir(tmp)).filter((n) => n.startsWith('failing.etcd')), [])
+})
+
+test('a store whose full snapshot is corrupt: compact fails naming it and uploads nothing', async () => {
+  const { root, v2 } = await copySet('none')
+  const full = (await readdir(v2)).find((n) => n.startsWith('Full-'))!
+  const path = join(v2, full)
+  const bytes = await readFile(path)
+  bytes[5000] = bytes[5000]! ^ 0xff
+  await writeFile(path, bytes)
+  const before = (await readdir(v2)).sort()
+  const result = await runSteward(['compact', '--store', `file://${root}`, '--store-prefix', 'etcd-main', '--data-dir', join(tmp, 'corrupt.etcd'), '--json'])
+  assert.is(result.code, 23, result.stdout + result.stderr)
+  const error = (result.json as { error: { code: string; message: string } }).error
+  assert.is(error.code, 'SNAPSHOT_CORRUPT')
+  assert.match(error.message, new RegExp(full))
+  assert.equal((await readdir(v2)).sort(), before)
 })
 
 test('restore after gc equals the source (Exponential drops the older backup of the final set)', async () => {
