@@ -12,6 +12,8 @@ const BENCHMARKS: [string, string[]][] = [
   ['delta-restore.ts', []],
   // Needs root (buildah); builds the container image.
   ['image.ts', []],
+  ['lifecycle.ts', ['--objects', '10000', '--rounds', '3']],
+  ['compact.ts', ['--db-mib', '256', '--events', '100000']],
 ]
 
 let failed = false

@@ -51,6 +51,10 @@ export const ERROR_CODES = {
   DATA_DIR_PROTECTED: { exit: 34, http: 409 },
   /** The data directory or the work dir beside it cannot be written (permission, read-only or full filesystem, I/O error). */
   DATA_DIR_WRITE_FAILED: { exit: 35, http: 507 },
+  /** Garbage collection ran but some planned deletions failed (they are retried on the next run). */
+  GC_INCOMPLETE: { exit: 70, http: 500 },
+  /** `steward verify`: the newest revision in the store cannot be restored (bad object, gap or overlap in the chain). */
+  STORE_NOT_RESTORABLE: { exit: 71, http: 500 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -19,6 +19,12 @@ export interface FullSnapshotOptions {
   readonly compression: CompressionPolicy
   /** Mark the snapshot `.final` (taken before migration, hibernation or deletion). */
   readonly final?: boolean
+  /**
+   * With `final`: return an existing final full snapshot at etcd's current revision instead of
+   * storing a new one (etcd-backup-restore's rule for `/snapshot/full?final=true`). [true]
+   * `steward compact` passes false: its snapshot must be a new, compacted object.
+   */
+  readonly reuseFinal?: boolean
   /** Called with the database bytes read from etcd so far. */
   readonly onProgress?: (dbBytes: number) => void
   readonly signal?: AbortSignal
@@ -58,7 +64,7 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
   const now = options.now ?? (() => new Date())
   const { revision, endpoint } = await etcd.currentRevision()
 
-  if (options.final) {
+  if (options.final && options.reuseFinal !== false) {
     const previous = (await store.list()).filter((s) => !s.isChunk).at(-1)
     if (previous && previous.kind === 'Full' && previous.isFinal && previous.lastRevision === revision) {
       return reuse(previous, endpoint, options.compression, (performance.now() - started) / 1000)

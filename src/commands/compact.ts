@@ -1,0 +1,83 @@
+import { Flags } from '@oclif/core'
+import { StewardCommand } from '../lib/cli/base-command.ts'
+import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
+import { abortOnSignals } from '../lib/cli/signals.ts'
+import { parseDuration } from '../lib/config/duration.ts'
+import { openBackupStore, using } from '../lib/context.ts'
+import { compactStore, type CompactResult } from '../lib/compact/compact.ts'
+
+const IGNORED = 'Accepted for etcd-backup-restore compatibility; not used.'
+
+export default class Compact extends StewardCommand {
+  static override summary = 'Fold the latest full snapshot and its deltas into one new full snapshot (etcd-druid\'s compaction Job).'
+  static override description = `Restores the latest set into --data-dir (a temporary etcd replays the deltas), compacts at the
+last revision R, defragments, and uploads Full-00000000-<R>-<now> to the same store, with the
+compression of the newest object and the base's .final marker. The old set stays until gc.
+If the upload fails, no new snapshot is listed and the old set is untouched. --data-dir is
+removed afterwards. Updating druid's full-snapshot lease is not implemented yet: with
+--enable-snapshot-lease-renewal a warning says so and the exit code stays 0 (as a failed
+lease update in etcd-backup-restore). See docs/compact.md.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /tmp/compaction.etcd',
+    '<%= config.bin %> <%= command.id %> --data-dir=/var/etcd/data/compaction.etcd --storage-provider=S3 --store-container=backups --store-prefix=etcd-main',
+  ]
+  static override flags = {
+    ...storeFlags,
+    ...restoreMemberFlags,
+    'data-dir': Flags.string({ char: 'd', summary: 'Working data directory; must be empty or absent; removed afterwards. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
+    defragment: Flags.boolean({ summary: 'Defragment after compacting. [default: true]', allowNo: true, default: true }),
+    'skip-hash-check': Flags.boolean({ summary: 'Do not compare the base snapshot with its SHA-256 trailer.' }),
+    'etcd-snapshot-timeout': Flags.string({ summary: 'Deadline of the snapshot stream from the temporary etcd (Go duration). [default: 30m]' }),
+    'etcd-defrag-timeout': Flags.string({ summary: 'Accepted; the temporary etcd\'s defragment is bounded at 5 minutes. [default: 8m]' }),
+    'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd. [default: 8589934592]' }),
+    'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]' }),
+    'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]' }),
+    'restoration-temp-snapshots-dir': Flags.string({ summary: `${IGNORED} Deltas are spooled beside --data-dir.` }),
+    'metrics-scrape-wait-duration': Flags.string({ summary: 'Wait this long after the upload before exiting (Go duration). [default: 0s]' }),
+    'enable-snapshot-lease-renewal': Flags.boolean({ summary: 'Update druid\'s full-snapshot lease: NOT IMPLEMENTED YET (warns, exit stays 0).', allowNo: true }),
+    'full-snapshot-lease-name': Flags.string({ summary: 'Full-snapshot lease name (see --enable-snapshot-lease-renewal).' }),
+    'delta-snapshot-lease-name': Flags.string({ summary: 'Delta-snapshot lease name (see --enable-snapshot-lease-renewal).' }),
+    'max-fetchers': Flags.integer({ summary: IGNORED }),
+    'max-call-send-message-size': Flags.integer({ summary: IGNORED }),
+    'auto-compaction-mode': Flags.string({ summary: IGNORED }),
+    'auto-compaction-retention': Flags.string({ summary: IGNORED }),
+  }
+
+  async run(): Promise<CompactResult> {
+    const { flags } = await this.parse(Compact)
+    const { config } = await this.configFile(flags)
+    const scrapeWaitSeconds = parseDuration(flags['metrics-scrape-wait-duration'] ?? '0s', '--metrics-scrape-wait-duration')
+    const snapshotTimeoutSeconds = parseDuration(flags['etcd-snapshot-timeout'] ?? '30m', '--etcd-snapshot-timeout')
+    if (flags['etcd-defrag-timeout'] !== undefined) parseDuration(flags['etcd-defrag-timeout'], '--etcd-defrag-timeout')
+    const store = await openBackupStore(flags, config)
+    const progress = this.progress('compact')
+    const signals = abortOnSignals()
+    const result = await using([store], () =>
+      compactStore(
+        { store, onProgress: (_phase, bytes, total) => progress.update(bytes, total) },
+        {
+          dataDir: flags['data-dir'] ?? config.restore?.dataDir ?? 'default.etcd',
+          defragment: flags.defragment,
+          snapshotTimeoutSeconds,
+          skipHashCheck: flags['skip-hash-check'],
+          limits: {
+            ...(flags['embedded-etcd-quota-bytes'] ? { quotaBackendBytes: flags['embedded-etcd-quota-bytes'] } : {}),
+            ...(flags['max-request-bytes'] ? { maxRequestBytes: flags['max-request-bytes'] } : {}),
+            ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
+          },
+        },
+        signals.signal,
+      ),
+    ).finally(() => {
+      progress.stop()
+      signals.dispose()
+    })
+    for (const warning of result.warnings) this.warn(warning)
+    if (flags['enable-snapshot-lease-renewal']) {
+      this.warn(`--enable-snapshot-lease-renewal: updating the full-snapshot lease${flags['full-snapshot-lease-name'] ? ` ${flags['full-snapshot-lease-name']}` : ''} is not implemented yet; the lease was not updated (exit stays 0, as for a failed lease update in etcd-backup-restore)`)
+    }
+    this.log(`Compacted ${result.base} + ${result.deltasFolded} delta(s) into ${result.snapshot} (revision ${result.revision}, database ${result.dbSizeBeforeBytes} → ${result.dbSizeAfterBytes} bytes, ${result.durationSeconds.toFixed(1)}s)`)
+    if (scrapeWaitSeconds > 0) await new Promise((resolve) => setTimeout(resolve, scrapeWaitSeconds * 1000))
+    return result
+  }
+}
