@@ -28,6 +28,8 @@ interface Term {
   readonly controller: AbortController
   queue: Promise<unknown>
   loop: Loop | null
+  /** The snapshot being taken (full or initial delta), which a graceful stop lets finish. */
+  inFlight: Promise<unknown> | null
 }
 
 export class Snapshotter {
@@ -51,7 +53,7 @@ export class Snapshotter {
   /** Starts a term (this member became leader). No-op when one runs. */
   begin(): void {
     if (this.#term || !this.#ctx.store || !this.#ctx.etcdClient) return
-    const term: Term = { controller: new AbortController(), queue: Promise.resolve(), loop: null }
+    const term: Term = { controller: new AbortController(), queue: Promise.resolve(), loop: null, inFlight: null }
     this.#term = term
     this.#ctx.logger.info({ component: NAME }, 'this member leads: snapshotting starts')
     void this.#exclusive(term, () => this.#startup(term)).catch(() => undefined)
@@ -66,9 +68,10 @@ export class Snapshotter {
     if (!term) return
     this.#term = null
     this.#ctx.logger.info({ component: NAME, reason }, `snapshotting stops: ${reason}`)
-    if (graceMs > 0) {
-      const grace = sleep(this.#ctx.clock, graceMs).catch(() => undefined)
-      await Promise.race([term.queue, grace])
+    if (graceMs > 0 && term.inFlight) {
+      const grace = new AbortController()
+      await Promise.race([term.inFlight.catch(() => undefined), sleep(this.#ctx.clock, graceMs, grace.signal).catch(() => undefined)])
+      grace.abort()
     }
     term.controller.abort(new StewardError('ABORTED', NAME, reason))
     await term.queue
@@ -164,7 +167,11 @@ export class Snapshotter {
     const cron = parseCron(options.fullSnapshotSchedule, '--schedule')
     for (let failures = 0; !term.controller.signal.aborted; ) {
       try {
-        const set = await store!.latestSet()
+        const set = await store!.latestSet().catch((error: unknown) => {
+          // A Local store directory appears with the first snapshot: no directory = no snapshot yet.
+          if (isStewardError(error, 'STORE_NOT_FOUND')) return { full: null, deltas: [] }
+          throw error
+        })
         const reason = fullSnapshotRequired(set.full ? { createdOn: set.full.createdOn, isFinal: set.full.isFinal } : null, options.fullSnapshotSchedule, cron, clock.now(), this.#lastFullFailed)
         if (reason || !this.#deltasEnabled) {
           if (reason) {
@@ -174,12 +181,15 @@ export class Snapshotter {
           return
         }
         const started = clock.now()
-        const result = await takeDeltaSnapshot(etcdClient!, store!, {
-          compression: options.compression,
-          memoryLimitBytes: options.deltaSnapshotMemoryLimitBytes,
-          signal: term.controller.signal,
-          fallBackToFull: true,
-        })
+        const result = await this.#inFlight(
+          term,
+          takeDeltaSnapshot(etcdClient!, store!, {
+            compression: options.compression,
+            memoryLimitBytes: options.deltaSnapshotMemoryLimitBytes,
+            signal: term.controller.signal,
+            fallBackToFull: true,
+          }),
+        )
         for (const snapshot of result.deltas) this.#record({ type: 'delta', snapshot, trigger: 'period' })
         if (result.full) this.#recordFull(result.full, (clock.now() - started) / 1000)
         this.#ctx.logger.info({ component: NAME, outcome: result.outcome }, `startup: initial delta ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`)
@@ -198,11 +208,14 @@ export class Snapshotter {
     const { options, store, etcdClient, metrics } = this.#ctx
     const started = performance.now()
     try {
-      const result = await takeFullSnapshot(etcdClient!, store!, {
-        compression: options.compression,
-        final,
-        signal: signal ? AbortSignal.any([signal, term.controller.signal]) : term.controller.signal,
-      })
+      const result = await this.#inFlight(
+        term,
+        takeFullSnapshot(etcdClient!, store!, {
+          compression: options.compression,
+          final,
+          signal: signal ? AbortSignal.any([signal, term.controller.signal]) : term.controller.signal,
+        }),
+      )
       this.#lastFullFailed = false
       this.#recordFull(result, (performance.now() - started) / 1000)
       this.#ctx.logger.info({ component: NAME, key: result.key, revision: result.revision, reason }, `stored full snapshot ${result.key} (${reason})`)
@@ -215,6 +228,15 @@ export class Snapshotter {
         this.#fail(error, `full snapshot failed (${reason}): ${messageOf(error)}`)
       }
       throw error
+    }
+  }
+
+  async #inFlight<T>(term: Term, operation: Promise<T>): Promise<T> {
+    term.inFlight = operation
+    try {
+      return await operation
+    } finally {
+      term.inFlight = null
     }
   }
 
