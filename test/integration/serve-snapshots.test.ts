@@ -26,7 +26,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await fn()
-    if (value) return value
+    if (value !== undefined && value !== false) return value as T
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 100))
   }
