@@ -25,11 +25,11 @@ See docs/serve.md.`
     const { flags } = await this.parse(Serve)
     const { config } = await this.configFile(flags)
     const log = logger()
-    for (const warning of ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)) log.warn({ component: 'cli' }, warning)
-    const options = resolveServeOptions(flags, config)
-    const runtime = await Runtime.create(options)
+    // Signals are handled from here on, so a SIGTERM during start-up is a graceful stop too.
     const shutdown = shutdownOnSignals(log)
     try {
+      for (const warning of ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)) log.warn({ component: 'cli' }, warning)
+      const runtime = await Runtime.create(resolveServeOptions(flags, config))
       await runtime.run(shutdown.signal)
     } finally {
       shutdown.dispose()
