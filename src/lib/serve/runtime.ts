@@ -80,6 +80,16 @@ export class Runtime {
       clock,
       services: new Services(),
     }
+    if (options.serverCertFile && options.serverKeyFile) {
+      // As etcdbrctl with TLS on: HSTS and CSP on the API routes.
+      ctx.app.use(async (c, next) => {
+        await next()
+        if (/^\/(healthz|initialization\/|snapshot\/)/.test(c.req.path)) {
+          c.res.headers.set('Strict-Transport-Security', 'max-age=31536000')
+          c.res.headers.set('Content-Security-Policy', "default-src 'self'")
+        }
+      })
+    }
     const components = (deps.components ?? COMPONENTS).filter((d) => d.enabled(options)).map((d) => d.create(ctx))
     return new Runtime(ctx, components, ownsEtcd, ownsStore)
   }

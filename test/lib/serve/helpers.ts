@@ -54,7 +54,7 @@ export async function routeRig(options: { store?: 'fixture' | 'none'; flags?: Se
   const dir = await mkdtemp(join(tmpdir(), 'steward-serve-'))
   const confPath = join(dir, 'etcd.conf.yaml')
   await writeFile(confPath, options.configMap ?? CONFIG_MAP)
-  const env = { ETCD_CONF: confPath, ...(options.podName === '' ? {} : { POD_NAME: options.podName ?? 'etcd-main-0' }), POD_NAMESPACE: 'shoot' }
+  const env = { ETCD_CONF: confPath, ...(options.podName === '' ? {} : { POD_NAME: options.podName ?? 'etcd-main-0' }), POD_NAMESPACE: 'shoot', STEWARD_SERVER_HOST: '127.0.0.1' }
   const storeKind = options.store ?? 'fixture'
   const flags: ServeFlags = storeKind === 'fixture' ? { 'storage-provider': 'Local', 'store-container': join(FIXTURES, 'gzip'), 'store-prefix': 'etcd-main', ...options.flags } : { ...options.flags }
   const serveOptions = resolveServeOptions({ 'data-dir': join(dir, 'data'), 'server-port': 0, ...flags }, {}, env)

@@ -125,6 +125,7 @@ test('/healthz: 503 {"health":false} until the leader\'s Status probe succeeds, 
     rig.etcd.fail()
     await rig.runtime.ctx.leadership.check()
     assert.is(await health(), '503 {"health":false}')
+    assert.match(await rig.runtime.ctx.metrics.registry.metrics(), 'steward_component_failures_total{component="leadership"} 1')
   } finally {
     await rig.close()
   }

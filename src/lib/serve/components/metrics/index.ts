@@ -15,7 +15,13 @@ export const metricsComponent: ComponentDefinition = {
   create(ctx) {
     const { registry } = ctx.metrics
     const unsubscribe = ctx.leadership.on((event) => {
-      if (event.type === 'probe' && event.status) ctx.metrics.isLearner.set(event.status.isLearner ? 1 : 0)
+      if (event.type !== 'probe') return
+      if (event.status) ctx.metrics.isLearner.set(event.status.isLearner ? 1 : 0)
+      // etcd not answering is expected before the wrapper starts it: counted, logged at debug.
+      if (event.error) {
+        ctx.metrics.componentFailures.inc({ component: 'leadership' })
+        ctx.logger.debug({ component: 'leadership', err: event.error }, `etcd Status probe failed: ${event.error.reason}`)
+      }
     })
     ctx.app.all('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType }))
     return {
