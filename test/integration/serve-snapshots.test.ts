@@ -69,11 +69,13 @@ test('leader: startup full, /snapshot/delta JSON then null, /snapshot/full and f
     assert.equal(await health.json(), { health: true })
 
     for (let i = 0; i < 5; i++) await client.put(`/k${i}`).value(String(i))
+    const committed = (await dumpEtcd(cluster.endpoints[0]!)).revision
     const delta = await fetch(`http://127.0.0.1:${port}/snapshot/delta`, { method: 'POST' })
     assert.is(delta.status, 200)
     const d = JSON.parse(await delta.text()) as Record<string, unknown>
     assert.is(d['kind'], 'Incr')
     assert.is(d['startRevision'], first.lastRevision + 1)
+    assert.is(d['lastRevision'], committed, 'the delta holds everything committed before the request')
     assert.is(d['immutabilityExpriyTime'], '0001-01-01T00:00:00Z')
     assert.is(d['prefix'], '')
     const empty = await fetch(`http://127.0.0.1:${port}/snapshot/delta`)

@@ -170,11 +170,15 @@ export class DeltaRecorder {
   readonly #watch: RevisionWatch
   #pending: PendingDelta
   #lock: Promise<unknown> = Promise.resolve()
+  /** Revision of the last event added (startRevision - 1 before any). */
+  #lastRevision: number
+  readonly #waiters = new Set<{ revision: number; resolve: (reached: boolean) => void }>()
 
   constructor(etcd: EtcdClient, store: BackupStore, options: DeltaRecorderOptions) {
     this.#store = store
     this.#options = options
     this.#pending = new PendingDelta(options.startRevision, options.compression)
+    this.#lastRevision = options.startRevision - 1
     this.#watch = new RevisionWatch(etcd, {
       startRevision: options.startRevision,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -212,8 +216,42 @@ export class DeltaRecorder {
           if (this.#options.cutAfter?.(this.#pending)) await this.#cut('memory-limit')
         }
       })
+      this.#lastRevision = Math.max(this.#lastRevision, batch.lastRevision)
+      for (const waiter of this.#waiters) {
+        if (waiter.revision <= this.#lastRevision) {
+          this.#waiters.delete(waiter)
+          waiter.resolve(true)
+        }
+      }
       this.#options.onBatch?.({ lastRevision: batch.lastRevision, pendingEvents: this.#pending.eventCount, pendingJsonBytes: this.#pending.jsonBytes })
     }
+  }
+
+  /** Revision of the last event recorded so far. */
+  get lastRevision(): number {
+    return this.#lastRevision
+  }
+
+  /**
+   * Resolves `true` once the events up to `revision` were recorded, or `false` after
+   * `timeoutMs` (the watch lags or ended). For cutting "everything committed so far".
+   */
+  waitFor(revision: number, timeoutMs: number): Promise<boolean> {
+    if (revision <= this.#lastRevision) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const waiter = {
+        revision,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer)
+          resolve(reached)
+        },
+      }
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter)
+        resolve(false)
+      }, timeoutMs)
+      this.#waiters.add(waiter)
+    })
   }
 
   /**

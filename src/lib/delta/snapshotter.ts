@@ -173,6 +173,8 @@ export interface ContinuousDeltaOptions extends DeltaSnapshotOptions {
   readonly periodSeconds?: number
   /** Called after every stored snapshot and every watch reconnect. */
   readonly onEvent?: (event: SnapshotEvent) => void
+  /** Called with each recorder the loop starts (one per chain), so a caller can cut on request (`steward serve`'s `/snapshot/delta`). */
+  readonly onRecorder?: (recorder: DeltaRecorder) => void
 }
 
 /** What `steward snapshot --watch` reports when it stops. */
@@ -246,6 +248,7 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
       },
       onBatch: (state) => options.onEvent?.({ type: 'watched', ...state }),
     })
+    options.onRecorder?.(recorder)
     const recording = recorder.run().then(() => ({ kind: 'ended' as const }))
     try {
       for (;;) {

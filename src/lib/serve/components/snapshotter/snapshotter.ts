@@ -9,6 +9,7 @@
  * store's atomic put lists nothing), pending delta events are stored.
  */
 import { StewardError, isStewardError, messageOf } from '../../../errors.ts'
+import type { DeltaRecorder } from '../../../delta/recorder.ts'
 import { runDeltaSnapshots, takeDeltaSnapshot, type SnapshotEvent, type StoredDelta } from '../../../delta/snapshotter.ts'
 import { takeFullSnapshot, type FullSnapshotResult } from '../../../snapshot/full.ts'
 import { backoffSeconds, sleep } from '../../clock.ts'
@@ -20,6 +21,8 @@ const NAME = 'snapshotter'
 
 interface Loop {
   readonly controller: AbortController
+  /** The loop's current recorder (cuts `/snapshot/delta` without stopping the watch). */
+  recorder: DeltaRecorder | null
   /** Resolves with the deltas stored when the loop was stopped (its pending events). */
   readonly done: Promise<StoredDelta[]>
 }
@@ -95,7 +98,21 @@ export class Snapshotter {
   delta(): Promise<StoredDelta | null> {
     const term = this.#requireTerm()
     if (!this.#deltasEnabled) return Promise.reject(new StewardError('CONFIG_INVALID', NAME, 'delta snapshots are disabled (--delta-snapshot-period below 1s)'))
-    return this.#exclusive(term, async (stored) => stored.at(-1) ?? null)
+    // In order with other operations; the running loop's recorder cuts its pending events
+    // without restarting the watch. Without a running loop (it is restarting after a failure),
+    // stopping and restarting it stores and catches up the pending events instead.
+    const run = term.queue.then(async () => {
+      const recorder = term.loop?.recorder
+      if (recorder) {
+        // Everything committed before the request goes into this delta (the watch lags by milliseconds).
+        const { revision } = await this.#ctx.etcdClient!.currentRevision()
+        await recorder.waitFor(revision, 10_000)
+        return recorder.cut('request')
+      }
+      return this.#exclusiveNow(term, async (stored) => stored.at(-1) ?? null)
+    })
+    term.queue = run.catch(() => undefined)
+    return run
   }
 
   #requireTerm(): Term {
@@ -103,19 +120,21 @@ export class Snapshotter {
     return this.#term
   }
 
-  /** Runs `fn` with the delta loop stopped (`fn` gets the deltas the stop stored), then restarts the loop. */
+  /** Queues `fn` to run with the delta loop stopped (`fn` gets the deltas the stop stored), then restarts the loop. */
   #exclusive<T>(term: Term, fn: (stored: StoredDelta[]) => Promise<T>): Promise<T> {
-    const run = term.queue.then(async () => {
-      if (term.controller.signal.aborted) throw new StewardError('ABORTED', NAME, 'snapshotting stopped')
-      const stored = await this.#stopLoop(term)
-      try {
-        return await fn(stored)
-      } finally {
-        if (!term.controller.signal.aborted) this.#startLoop(term)
-      }
-    })
+    const run = term.queue.then(() => this.#exclusiveNow(term, fn))
     term.queue = run.catch(() => undefined)
     return run
+  }
+
+  async #exclusiveNow<T>(term: Term, fn: (stored: StoredDelta[]) => Promise<T>): Promise<T> {
+    if (term.controller.signal.aborted) throw new StewardError('ABORTED', NAME, 'snapshotting stopped')
+    const stored = await this.#stopLoop(term)
+    try {
+      return await fn(stored)
+    } finally {
+      if (!term.controller.signal.aborted) this.#startLoop(term)
+    }
   }
 
   async #stopLoop(term: Term): Promise<StoredDelta[]> {
@@ -130,10 +149,12 @@ export class Snapshotter {
     if (!this.#deltasEnabled || term.loop) return
     const controller = new AbortController()
     const signal = AbortSignal.any([controller.signal, term.controller.signal])
-    term.loop = { controller, done: this.#runLoop(signal) }
+    const loop: { controller: AbortController; recorder: DeltaRecorder | null; done: Promise<StoredDelta[]> } = { controller, recorder: null, done: Promise.resolve([]) }
+    loop.done = this.#runLoop(signal, loop)
+    term.loop = loop
   }
 
-  async #runLoop(signal: AbortSignal): Promise<StoredDelta[]> {
+  async #runLoop(signal: AbortSignal, loop: { recorder: DeltaRecorder | null }): Promise<StoredDelta[]> {
     const { options, store, etcdClient, clock } = this.#ctx
     const stopped: StoredDelta[] = []
     let failures = 0
@@ -144,6 +165,7 @@ export class Snapshotter {
           memoryLimitBytes: options.deltaSnapshotMemoryLimitBytes,
           periodSeconds: options.deltaSnapshotPeriodSeconds,
           signal,
+          onRecorder: (recorder) => (loop.recorder = recorder),
           onEvent: (event) => {
             this.#record(event)
             if (event.type === 'delta' && event.trigger === 'shutdown') stopped.push(event.snapshot)
@@ -151,6 +173,7 @@ export class Snapshotter {
         })
         failures = 0
       } catch (error) {
+        loop.recorder = null
         if (signal.aborted) break
         failures += 1
         const wait = backoffSeconds(failures, options.backoff.multiplier, options.backoff.thresholdSeconds)
