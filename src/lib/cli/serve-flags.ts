@@ -109,4 +109,8 @@ export const IGNORED_SERVE_FLAGS: Readonly<Record<string, string>> = {
   'max-backups': 'the garbage collector component is not part of steward serve yet',
   'delta-snapshot-retention-period': 'the garbage collector component is not part of steward serve yet',
   'defragmentation-schedule': 'the defragmenter component is not part of steward serve yet',
+  name: 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-cluster': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-cluster-token': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-advertise-peer-urls': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
 }

@@ -123,6 +123,9 @@ test('obsolete flags of older releases are accepted and warned about; short form
   assert.is(options.fullSnapshotSchedule, '*/5 * * * *')
   assert.is(options.garbageCollection.maxBackups, 3)
   assert.is(options.dataDir, '/data')
+  const identity = ignoredFlagWarnings(await parseServe(['--name=x', '--initial-cluster=x=http://a:2380']), IGNORED_SERVE_FLAGS)
+  assert.is(identity.length, 2)
+  assert.match(identity[0]!, 'ETCD_CONF')
 })
 
 test('bad values name the flag: cron, durations, reelection period', async () => {
