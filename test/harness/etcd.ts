@@ -76,6 +76,8 @@ export interface StartEtcdOptions {
   initialClusterToken?: string
   /** Overall start-up deadline, seconds [30]. */
   startTimeoutSeconds?: number
+  /** Loopback address of each member's client URL ['127.0.0.1'], e.g. 127.0.0.2 so per-member sidecars can share one port. */
+  clientHosts?: string[]
 }
 
 /** Attempts when a chosen port was taken between picking and binding it. */
@@ -132,7 +134,7 @@ async function startOnce(options: StartEtcdOptions): Promise<EtcdCluster> {
   const initialCluster = options.initialCluster ?? names.map((n, i) => `${n}=${peerUrls[i]}`).join(',')
   const token = options.initialClusterToken ?? `steward-${process.pid}-${randomBytes(6).toString('hex')}`
   for (const [i, name] of names.entries()) {
-    const clientUrl = `${scheme}://127.0.0.1:${port(i * 3)}`
+    const clientUrl = `${scheme}://${options.clientHosts?.[i] ?? '127.0.0.1'}:${port(i * 3)}`
     const peerUrl = peerUrls[i] ?? ''
     const metricsUrl = `http://127.0.0.1:${port(i * 3 + 2)}`
     const dataDir = options.dataDirs?.[i] ?? join(root, name)

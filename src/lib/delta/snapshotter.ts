@@ -10,39 +10,20 @@
  * being built are held; a delta is cut once its JSON text reaches the memory limit, always
  * between two revisions (so one revision's events, e.g. a txn, never straddle two deltas). Uploads are atomic (`Snapstore.put`).
  */
-import { Readable, type Transform } from 'node:stream'
-import { createCompressor, suffixForPolicy, type CompressionPolicy } from '../compression/index.ts'
+import type { CompressionPolicy } from '../compression/index.ts'
 import { StewardError, isStewardError, messageOf } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore } from '../snapshot/backup-store.ts'
 import { takeFullSnapshot, type FullSnapshotResult } from '../snapshot/full.ts'
-import { formatSnapshotName } from '../snapshot/name.ts'
-import { DeltaWriter, streamSink, type DeltaSummary, type WatchEvent } from './encode.ts'
-import { RevisionWatch, WatchCompactedError, type WatchBatch } from './watcher.ts'
+import { DeltaRecorder, PendingDelta, byRevision, type CutTrigger, type StoredDelta } from './recorder.ts'
+import { RevisionWatch, WatchCompactedError } from './watcher.ts'
+
+export type { StoredDelta } from './recorder.ts'
 
 /** etcd-backup-restore's `--delta-snapshot-memory-limit` default, bytes (10 MiB). */
 export const DEFAULT_DELTA_MEMORY_LIMIT_BYTES = 10 * 1024 * 1024
 /** etcd-backup-restore's `--delta-snapshot-period` default, seconds. */
 export const DEFAULT_DELTA_PERIOD_SECONDS = 20
-
-/** One stored delta object. */
-export interface StoredDelta {
-  readonly kind: 'Incr'
-  readonly name: string
-  readonly key: string
-  /** Start revision in the name (previous snapshot's last revision + 1). */
-  readonly startRevision: number
-  /** Last revision in the name: mod_revision of the last event. */
-  readonly lastRevision: number
-  readonly eventCount: number
-  /** Bytes of the JSON text (before the 32-byte digest and compression). */
-  readonly jsonBytes: number
-  /** Stored object size in bytes. */
-  readonly storedSizeBytes: number
-  /** SHA-256 of the JSON text, hex (the object's trailer). */
-  readonly sha256: string
-  readonly compression: CompressionPolicy
-}
 
 export interface DeltaSnapshotOptions {
   readonly compression: CompressionPolicy
@@ -76,90 +57,6 @@ export interface DeltaSnapshotResult {
   /** Why nothing, or a full snapshot, was stored; `null` for a plain delta. */
   readonly reason: string | null
   readonly durationSeconds: number
-}
-
-/** The delta being built: events go through the compressor into memory as they arrive. */
-class PendingDelta {
-  readonly startRevision: number
-  readonly #compression: CompressionPolicy
-  readonly #compressor: Transform
-  readonly #chunks: Buffer[] = []
-  readonly #writer: DeltaWriter
-  #compressorError: Error | undefined
-
-  constructor(startRevision: number, compression: CompressionPolicy) {
-    this.startRevision = startRevision
-    this.#compression = compression
-    this.#compressor = createCompressor(compression)
-    this.#compressor.on('data', (chunk: Buffer) => this.#chunks.push(chunk))
-    this.#compressor.on('error', (error: Error) => (this.#compressorError = error))
-    this.#writer = new DeltaWriter(streamSink(this.#compressor))
-  }
-
-  get eventCount(): number {
-    return this.#writer.eventCount
-  }
-
-  get jsonBytes(): number {
-    return this.#writer.jsonBytes
-  }
-
-  get lastRevision(): number | undefined {
-    return this.#writer.lastRevision
-  }
-
-  async add(events: readonly WatchEvent[], receivedAtNs: bigint): Promise<void> {
-    if (this.#compressorError) throw compressionFailed(this.#compressorError)
-    await this.#writer.add(events, receivedAtNs)
-  }
-
-  /** Seals the delta and uploads it. Call only with at least one event. */
-  async upload(store: BackupStore, now: () => Date, signal: AbortSignal | undefined): Promise<StoredDelta> {
-    // A compressor that already failed would never emit 'end' or 'error' again.
-    if (this.#compressorError) throw compressionFailed(this.#compressorError)
-    const summary: DeltaSummary = await this.#writer.finish()
-    const ended = new Promise<void>((resolve, reject) => {
-      this.#compressor.once('end', resolve)
-      this.#compressor.once('error', reject)
-    })
-    this.#compressor.end()
-    await ended.catch((error: unknown) => {
-      throw compressionFailed(error)
-    })
-    const lastRevision = summary.lastRevision
-    if (lastRevision === undefined) throw new StewardError('INTERNAL', 'delta', 'upload() of an empty delta')
-    const name = formatSnapshotName({
-      kind: 'Incr',
-      startRevision: this.startRevision,
-      lastRevision,
-      createdOn: now(),
-      compressionSuffix: suffixForPolicy(this.#compression),
-    })
-    const key = store.keyFor(name)
-    const size = this.#chunks.reduce((sum, chunk) => sum + chunk.length, 0)
-    const info = await store.snapstore.put(key, Readable.from(this.#chunks, { objectMode: false }), { sizeBytes: size, ...(signal ? { signal } : {}) })
-    return {
-      kind: 'Incr',
-      name,
-      key,
-      startRevision: this.startRevision,
-      lastRevision,
-      eventCount: summary.eventCount,
-      jsonBytes: summary.jsonBytes,
-      storedSizeBytes: info.sizeBytes,
-      sha256: summary.sha256,
-      compression: this.#compression,
-    }
-  }
-
-  /** Releases the compressor without storing anything. */
-  discard(): void {
-    this.#compressor.destroy()
-  }
-}
-
-function compressionFailed(error: unknown): StewardError {
-  return isStewardError(error) ? error : new StewardError('INTERNAL', 'delta', `compressing the delta failed: ${messageOf(error)}`, { cause: error })
 }
 
 function memoryLimit(bytes: number | undefined): number {
@@ -264,7 +161,7 @@ export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, op
 /** What happened during {@link runDeltaSnapshots}, for logs and progress output. */
 export type SnapshotEvent =
   | { readonly type: 'full'; readonly snapshot: FullSnapshotResult; readonly reason: string }
-  | { readonly type: 'delta'; readonly snapshot: StoredDelta; readonly trigger: 'period' | 'memory-limit' | 'compaction' | 'shutdown' }
+  | { readonly type: 'delta'; readonly snapshot: StoredDelta; readonly trigger: CutTrigger }
   | { readonly type: 'reconnect'; readonly endpoint: string; readonly fromRevision: number; readonly error: StewardError }
   /** Events of one watch response were added to the pending delta. */
   | { readonly type: 'watched'; readonly lastRevision: number; readonly pendingEvents: number; readonly pendingJsonBytes: number }
@@ -276,6 +173,8 @@ export interface ContinuousDeltaOptions extends DeltaSnapshotOptions {
   readonly periodSeconds?: number
   /** Called after every stored snapshot and every watch reconnect. */
   readonly onEvent?: (event: SnapshotEvent) => void
+  /** Called with each recorder the loop starts (one per chain), so a caller can cut on request (`steward serve`'s `/snapshot/delta`). */
+  readonly onRecorder?: (recorder: DeltaRecorder) => void
 }
 
 /** What `steward snapshot --watch` reports when it stops. */
@@ -329,66 +228,49 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
   }
 
   while (!signal?.aborted) {
-    let pending = new PendingDelta(last + 1, options.compression)
-    // Delta uploads are small and never get the signal: events the watch has consumed must
-    // reach the store even when a shutdown arrives mid-upload.
-    const cut = async (trigger: 'period' | 'memory-limit' | 'compaction' | 'shutdown') => {
-      if (pending.eventCount === 0) return
-      const snapshot = await pending.upload(store, now, undefined)
-      deltas.push(snapshot)
-      last = snapshot.lastRevision
-      pending = new PendingDelta(last + 1, options.compression)
-      options.onEvent?.({ type: 'delta', snapshot, trigger })
-    }
-    const watch = new RevisionWatch(etcd, {
+    let periodEnd = Date.now() + periodMs
+    const recorder = new DeltaRecorder(etcd, store, {
+      compression: options.compression,
       startRevision: last + 1,
       ...(signal ? { signal } : {}),
+      now,
       reconnectWindowSeconds: Number.POSITIVE_INFINITY,
       onReconnect: (info) => {
         reconnects += 1
         options.onEvent?.({ type: 'reconnect', ...info })
       },
+      cutAfter: (pending) => pending.jsonBytes >= limit,
+      onCut: (snapshot, trigger) => {
+        deltas.push(snapshot)
+        last = snapshot.lastRevision
+        if (trigger === 'memory-limit') periodEnd = Date.now() + periodMs
+        options.onEvent?.({ type: 'delta', snapshot, trigger })
+      },
+      onBatch: (state) => options.onEvent?.({ type: 'watched', ...state }),
     })
-    const iterator = watch[Symbol.asyncIterator]()
-    let periodEnd = Date.now() + periodMs
-    let next: Promise<IteratorResult<WatchBatch>> | undefined
+    options.onRecorder?.(recorder)
+    const recording = recorder.run().then(() => ({ kind: 'ended' as const }))
     try {
       for (;;) {
-        next ??= iterator.next()
         const timer = deferTimer(periodEnd - Date.now())
-        const winner = await Promise.race([next.then((result) => ({ kind: 'batch' as const, result })), timer.promise]).finally(timer.cancel)
-        if (winner.kind === 'tick') {
-          await cut('period')
-          periodEnd = Date.now() + periodMs
-          continue
-        }
-        next = undefined
-        if (winner.result.done) break
-        const batch = winner.result.value
-        for (const group of byRevision(batch.events)) {
-          await pending.add(group, batch.receivedAtNs)
-          if (pending.jsonBytes >= limit) {
-            await cut('memory-limit')
-            periodEnd = Date.now() + periodMs
-          }
-        }
-        options.onEvent?.({ type: 'watched', lastRevision: batch.lastRevision, pendingEvents: pending.eventCount, pendingJsonBytes: pending.jsonBytes })
+        const winner = await Promise.race([recording, timer.promise]).finally(timer.cancel)
+        if (winner.kind === 'ended') break
+        await recorder.cut('period')
+        periodEnd = Date.now() + periodMs
       }
       // The watch ends only when the signal aborted: store what is pending, then stop.
-      await cut('shutdown')
-      pending.discard()
+      await recorder.cut('shutdown')
     } catch (error) {
       if (error instanceof WatchCompactedError) {
-        await cut('compaction')
-        pending.discard()
+        await recorder.cut('compaction')
+        recorder.close()
         last = await full(`etcd compacted revision ${error.startRevision} (compaction revision ${error.compactRevision}) before the watch caught up`)
         continue
       }
-      pending.discard()
       if (signal?.aborted && isStewardError(error, 'ABORTED')) break
       throw asAborted(error, 'continuous delta snapshots')
     } finally {
-      watch.close()
+      recorder.close()
     }
   }
   if (signal?.aborted) last = await catchUpOnShutdown(etcd, store, options, last, deltas)
@@ -424,20 +306,6 @@ async function catchUpOnShutdown(etcd: EtcdClient, store: BackupStore, options: 
     options.onEvent?.({ type: 'catch-up-failed', error: isStewardError(error) ? error : new StewardError('INTERNAL', 'delta', messageOf(error), { cause: error }) })
     return last
   }
-}
-
-/**
- * Splits a watch response's events into runs sharing one mod_revision (one write or txn
- * each), in order. Deltas are only ever cut between two runs.
- */
-function byRevision(events: readonly WatchEvent[]): WatchEvent[][] {
-  const groups: WatchEvent[][] = []
-  for (const event of events) {
-    const current = groups.at(-1)
-    if (current && current[0]!.modRevision === event.modRevision) current.push(event)
-    else groups.push([event])
-  }
-  return groups
 }
 
 /** A timer promise that resolves `{kind: 'tick'}` after `ms` (≥ 0) and can be cancelled. */

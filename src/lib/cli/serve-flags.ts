@@ -1,0 +1,116 @@
+/**
+ * Flags of `steward serve` / `steward server`: every flag of `etcdbrctl server` with the same
+ * name, meaning and Go-style values (durations `1m0s`, booleans `--flag=true`), so druid's
+ * StatefulSet arguments work unchanged (docs/serve.md "Flags and environment"). Flags steward
+ * accepts but does not act on are listed in {@link IGNORED_SERVE_FLAGS}; the command logs one
+ * warning for each one given.
+ */
+import { Flags } from '@oclif/core'
+import { compressionFlags, etcdFlags, restoreMemberFlags, storeFlags } from './flags.ts'
+
+const S = 'SERVER'
+const SNAP = 'SNAPSHOTTER'
+const LE = 'LEADER ELECTION'
+const RS = 'RESTORATION'
+const COMPAT = 'COMPATIBILITY (accepted, ignored)'
+
+const ignoredString = (summary: string) => Flags.string({ summary, helpGroup: COMPAT })
+const ignoredBoolean = (summary: string) => Flags.boolean({ summary, allowNo: true, helpGroup: COMPAT })
+
+export const serveFlags = {
+  ...etcdFlags,
+  ...storeFlags,
+  ...compressionFlags,
+  ...restoreMemberFlags,
+  'service-endpoints': Flags.string({ multiple: true, summary: 'Client URLs of the etcd cluster\'s Service (comma-separated).', helpGroup: 'ETCD' }),
+  'insecure-transport': Flags.boolean({ summary: 'etcdbrctl form; the scheme of --endpoints decides (http or https).', allowNo: true, helpGroup: 'ETCD' }),
+  'etcd-defrag-timeout': Flags.string({ summary: 'Deadline of a defragment call (Go duration). [default: 8m]', helpGroup: 'ETCD' }),
+  'server-port': Flags.integer({ char: 'p', min: 0, max: 65535, summary: 'HTTP(S) port of the sidecar API. [default: 8080]', helpGroup: S }),
+  'server-cert': Flags.string({ summary: 'PEM certificate: serve HTTPS (with --server-key).', helpGroup: S }),
+  'server-key': Flags.string({ summary: 'PEM private key of --server-cert.', helpGroup: S }),
+  'enable-profiling': Flags.boolean({ summary: 'Expose /debug/pprof/heap (V8 heap snapshot).', allowNo: true, helpGroup: S }),
+  'shutdown-grace-period': Flags.string({ summary: 'On SIGTERM, how long an in-flight snapshot may finish before it is aborted (Go duration). [default: 30s]', helpGroup: S }),
+  schedule: Flags.string({ char: 's', summary: 'Cron (5 fields) of full snapshots. [default: 0 */1 * * *]', helpGroup: SNAP }),
+  'delta-snapshot-period': Flags.string({ summary: 'Store a delta this often when there are events (Go duration); below 1s disables deltas. [default: 20s]', helpGroup: SNAP }),
+  'delta-snapshot-memory-limit': Flags.integer({ summary: 'Cut a delta once its events reach this many bytes. [default: 10485760]', helpGroup: SNAP }),
+  'garbage-collection-period': Flags.string({ summary: 'How often old backups are collected (Go duration). [default: 1m]', helpGroup: SNAP }),
+  'garbage-collection-policy': Flags.string({ summary: 'Exponential or LimitBased. [default: Exponential]', helpGroup: SNAP }),
+  'max-backups': Flags.integer({ char: 'm', summary: 'Full snapshots LimitBased keeps. [default: 7]', helpGroup: SNAP }),
+  'delta-snapshot-retention-period': Flags.string({ summary: 'Keep deltas this long (Go duration). [default: 0s]', helpGroup: SNAP }),
+  'defragmentation-schedule': Flags.string({ summary: 'Cron (5 fields) of defragmentation. [default: 0 0 */3 * *]', helpGroup: SNAP }),
+  'backoff-multiplier': Flags.integer({ min: 1, summary: 'Retry backoff multiplier (waits multiplier^n seconds). [default: 2]', helpGroup: SNAP }),
+  'backoff-attempt-limit': Flags.integer({ min: 1, summary: 'Attempts before the backoff stops growing. [default: 6]', helpGroup: SNAP }),
+  'backoff-threshold-time': Flags.string({ summary: 'Longest backoff wait (Go duration). [default: 128s]', helpGroup: SNAP }),
+  'reelection-period': Flags.string({ summary: 'How often this member\'s leadership is checked (Go duration, > 1s). [default: 5s]', helpGroup: LE }),
+  'etcd-connection-timeout-leader-election': Flags.string({ summary: 'Timeout of the leadership probe (Go duration, > 1s). [default: 5s]', helpGroup: LE }),
+  'data-dir': Flags.string({ char: 'd', summary: 'etcd\'s data directory (validated and restored by the initializer). [default: default.etcd]', helpGroup: RS }),
+  'skip-hash-check': Flags.boolean({ summary: 'Do not compare restored snapshots with their SHA-256 trailer.', allowNo: true, helpGroup: RS }),
+  'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: RS }),
+  'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]', helpGroup: RS }),
+  'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]', helpGroup: RS }),
+  // Accepted for etcdbrctl/druid compatibility; steward serve does not act on them (yet).
+  'restoration-temp-snapshots-dir': ignoredString('Not used: steward restores in a work dir beside --data-dir.'),
+  'max-fetchers': Flags.integer({ summary: 'Not used: steward streams deltas one at a time.', helpGroup: COMPAT }),
+  'max-call-send-message-size': Flags.integer({ summary: 'Not used (unused by etcdbrctl too).', helpGroup: COMPAT }),
+  'auto-compaction-mode': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
+  'auto-compaction-retention': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
+  'use-etcd-wrapper': ignoredBoolean('Not implemented yet: peer-URL updates that restart etcd-wrapper.'),
+  'enable-snapshot-lease-renewal': ignoredBoolean('Not implemented yet: snapshot leases.'),
+  'enable-member-lease-renewal': ignoredBoolean('Not implemented yet: member lease.'),
+  'k8s-heartbeat-duration': ignoredString('Not implemented yet: member lease period.'),
+  'full-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
+  'delta-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
+  'config-file': ignoredString('etcdbrctl\'s server config file: not read; use --config.'),
+  'secondary-backup-sync-enabled': ignoredBoolean('Not implemented yet: secondary store sync.'),
+  'secondary-backup-sync-period': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-storage-provider': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-store-container': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-store-endpoint-override': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-store-prefix': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-max-parallel-chunk-uploads': Flags.integer({ summary: 'Not implemented yet: secondary store sync.', helpGroup: COMPAT }),
+  'secondary-min-chunk-size': Flags.integer({ summary: 'Not implemented yet: secondary store sync.', helpGroup: COMPAT }),
+  'secondary-snapstore-temp-directory': ignoredString('Not implemented yet: secondary store sync.'),
+  // Obsolete: passed by older druid / etcd-backup-restore releases (v0.41.x), removed since.
+  'experimental-fail-below-revision': ignoredString('Obsolete (etcd-backup-restore v0.41): ignored.'),
+  'enable-etcd-member-gc': ignoredBoolean('Obsolete (etcd-backup-restore v0.41): ignored.'),
+  'k8s-member-gc-duration': ignoredString('Obsolete (etcd-backup-restore v0.41): ignored.'),
+  'next-cluster-version-compatible': ignoredBoolean('Obsolete (removed from etcd-backup-restore): ignored.'),
+}
+
+/** Flags accepted for compatibility and ignored, with why (one warning each when given). */
+export const IGNORED_SERVE_FLAGS: Readonly<Record<string, string>> = {
+  'restoration-temp-snapshots-dir': 'steward restores in a work dir beside --data-dir',
+  'max-fetchers': 'steward streams deltas one at a time',
+  'max-call-send-message-size': 'unused',
+  'auto-compaction-mode': 'the temporary etcd of a restore does not compact',
+  'auto-compaction-retention': 'the temporary etcd of a restore does not compact',
+  'use-etcd-wrapper': 'peer-URL updates (MemberUpdate + etcd-wrapper restart) are not implemented yet',
+  'enable-snapshot-lease-renewal': 'snapshot leases are not implemented yet',
+  'enable-member-lease-renewal': 'the member lease is not implemented yet',
+  'k8s-heartbeat-duration': 'the member lease is not implemented yet',
+  'full-snapshot-lease-name': 'snapshot leases are not implemented yet',
+  'delta-snapshot-lease-name': 'snapshot leases are not implemented yet',
+  'config-file': 'etcdbrctl server config files are not read; use --config',
+  'secondary-backup-sync-enabled': 'secondary store sync is not implemented yet',
+  'secondary-backup-sync-period': 'secondary store sync is not implemented yet',
+  'secondary-storage-provider': 'secondary store sync is not implemented yet',
+  'secondary-store-container': 'secondary store sync is not implemented yet',
+  'secondary-store-endpoint-override': 'secondary store sync is not implemented yet',
+  'secondary-store-prefix': 'secondary store sync is not implemented yet',
+  'secondary-max-parallel-chunk-uploads': 'secondary store sync is not implemented yet',
+  'secondary-min-chunk-size': 'secondary store sync is not implemented yet',
+  'secondary-snapstore-temp-directory': 'secondary store sync is not implemented yet',
+  'experimental-fail-below-revision': 'obsolete flag of etcd-backup-restore v0.41',
+  'enable-etcd-member-gc': 'obsolete flag of etcd-backup-restore v0.41',
+  'k8s-member-gc-duration': 'obsolete flag of etcd-backup-restore v0.41',
+  'next-cluster-version-compatible': 'obsolete flag, removed from etcd-backup-restore',
+  'garbage-collection-period': 'the garbage collector component is not part of steward serve yet',
+  'garbage-collection-policy': 'the garbage collector component is not part of steward serve yet',
+  'max-backups': 'the garbage collector component is not part of steward serve yet',
+  'delta-snapshot-retention-period': 'the garbage collector component is not part of steward serve yet',
+  'defragmentation-schedule': 'the defragmenter component is not part of steward serve yet',
+  name: 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-cluster': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-cluster-token': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+  'initial-advertise-peer-urls': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
+}

@@ -1,0 +1,126 @@
+/**
+ * Turns `steward serve`'s parsed flags and the environment into {@link ServeOptions}
+ * (etcdbrctl's defaults where a flag is absent), validating each value and naming the flag in
+ * any error.
+ */
+import type { ConfigFile } from '../config/file.ts'
+import { parseDuration } from '../config/duration.ts'
+import { resolveCompression, resolveEtcdConnection, resolveStore, splitList, type CompressionFlags, type EtcdFlags, type StoreFlags } from '../config/resolve.ts'
+import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../delta/snapshotter.ts'
+import { StewardError } from '../errors.ts'
+import { TEMP_ETCD_DEFAULTS } from '../restore/temp-etcd.ts'
+import { DEFAULT_ETCD_CONF, type ServeOptions } from './options.ts'
+import { parseCron } from './scheduler.ts'
+
+export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags {
+  'service-endpoints'?: string[] | undefined
+  'etcd-defrag-timeout'?: string | undefined
+  'server-port'?: number | undefined
+  'server-cert'?: string | undefined
+  'server-key'?: string | undefined
+  'enable-profiling'?: boolean | undefined
+  'shutdown-grace-period'?: string | undefined
+  schedule?: string | undefined
+  'delta-snapshot-period'?: string | undefined
+  'delta-snapshot-memory-limit'?: number | undefined
+  'garbage-collection-period'?: string | undefined
+  'garbage-collection-policy'?: string | undefined
+  'max-backups'?: number | undefined
+  'delta-snapshot-retention-period'?: string | undefined
+  'defragmentation-schedule'?: string | undefined
+  'backoff-multiplier'?: number | undefined
+  'backoff-attempt-limit'?: number | undefined
+  'backoff-threshold-time'?: string | undefined
+  'reelection-period'?: string | undefined
+  'etcd-connection-timeout-leader-election'?: string | undefined
+  'data-dir'?: string | undefined
+  'skip-hash-check'?: boolean | undefined
+  'embedded-etcd-quota-bytes'?: number | undefined
+  'max-request-bytes'?: number | undefined
+  'max-txn-ops'?: number | undefined
+}
+
+/** etcdbrctl server defaults (docs/serve.md). */
+export const SERVE_DEFAULTS = {
+  serverPort: 8080,
+  schedule: '0 */1 * * *',
+  deltaSnapshotPeriod: '20s',
+  reelectionPeriod: '5s',
+  leaderElectionTimeout: '5s',
+  backoffMultiplier: 2,
+  backoffAttemptLimit: 6,
+  backoffThreshold: '128s',
+  shutdownGrace: '30s',
+  defragmentationSchedule: '0 0 */3 * *',
+  garbageCollectionPeriod: '1m',
+  garbageCollectionPolicy: 'Exponential',
+  maxBackups: 7,
+} as const
+
+function moreThanOneSecond(seconds: number, flag: string): number {
+  if (seconds > 1) return seconds
+  throw new StewardError('CONFIG_INVALID', 'config', `${flag}: must be longer than 1s, got ${seconds}s`)
+}
+
+/** @throws StewardError `CONFIG_INVALID` naming the flag */
+export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: NodeJS.ProcessEnv = process.env): ServeOptions {
+  // In etcdbrctl's server an empty --storage-provider means "no backups" (not Local).
+  const hasStore = Boolean(flags.store) || Boolean(flags['storage-provider'])
+  const multiplier = flags['backoff-multiplier'] ?? SERVE_DEFAULTS.backoffMultiplier
+  const schedule = flags.schedule ?? SERVE_DEFAULTS.schedule
+  parseCron(schedule, '--schedule')
+  const defragmentationSchedule = flags['defragmentation-schedule'] ?? SERVE_DEFAULTS.defragmentationSchedule
+  parseCron(defragmentationSchedule, '--defragmentation-schedule')
+  const etcd = resolveEtcdConnection(flags, file)
+  const memoryLimit = flags['delta-snapshot-memory-limit']
+  return {
+    serverPort: flags['server-port'] ?? SERVE_DEFAULTS.serverPort,
+    serverHost: env['STEWARD_SERVER_HOST'] || '0.0.0.0',
+    serverCertFile: flags['server-cert'] || undefined,
+    serverKeyFile: flags['server-key'] || undefined,
+    enableProfiling: flags['enable-profiling'] ?? false,
+    etcdConfigPath: env['ETCD_CONF'] || DEFAULT_ETCD_CONF,
+    podName: env['POD_NAME'] || undefined,
+    podNamespace: env['POD_NAMESPACE'] || undefined,
+    dataDir: flags['data-dir'] ?? file.restore?.dataDir ?? 'default.etcd',
+    etcd: flags['etcd-defrag-timeout'] ? { ...etcd, defragTimeoutSeconds: parseDuration(flags['etcd-defrag-timeout'], '--etcd-defrag-timeout') } : etcd,
+    serviceEndpoints: splitList(flags['service-endpoints'] ?? []),
+    store: hasStore ? resolveStore(flags, file, env) : null,
+    compression: resolveCompression(flags, file),
+    fullSnapshotSchedule: schedule,
+    deltaSnapshotPeriodSeconds: parseDuration(flags['delta-snapshot-period'] ?? SERVE_DEFAULTS.deltaSnapshotPeriod, '--delta-snapshot-period'),
+    deltaSnapshotMemoryLimitBytes: memoryLimit !== undefined && memoryLimit >= 1 ? memoryLimit : DEFAULT_DELTA_MEMORY_LIMIT_BYTES,
+    reelectionPeriodSeconds: moreThanOneSecond(parseDuration(flags['reelection-period'] ?? SERVE_DEFAULTS.reelectionPeriod, '--reelection-period'), '--reelection-period'),
+    leaderElectionTimeoutSeconds: moreThanOneSecond(
+      parseDuration(flags['etcd-connection-timeout-leader-election'] ?? SERVE_DEFAULTS.leaderElectionTimeout, '--etcd-connection-timeout-leader-election'),
+      '--etcd-connection-timeout-leader-election',
+    ),
+    backoff: {
+      multiplier,
+      attemptLimit: flags['backoff-attempt-limit'] ?? SERVE_DEFAULTS.backoffAttemptLimit,
+      thresholdSeconds: parseDuration(flags['backoff-threshold-time'] ?? SERVE_DEFAULTS.backoffThreshold, '--backoff-threshold-time'),
+    },
+    shutdownGraceSeconds: parseDuration(flags['shutdown-grace-period'] ?? SERVE_DEFAULTS.shutdownGrace, '--shutdown-grace-period'),
+    restoreLimits: {
+      quotaBackendBytes: flags['embedded-etcd-quota-bytes'] ?? TEMP_ETCD_DEFAULTS.quotaBackendBytes,
+      maxRequestBytes: flags['max-request-bytes'] ?? TEMP_ETCD_DEFAULTS.maxRequestBytes,
+      maxTxnOps: flags['max-txn-ops'] ?? TEMP_ETCD_DEFAULTS.maxTxnOps,
+    },
+    skipHashCheck: flags['skip-hash-check'] ?? false,
+    garbageCollection: {
+      policy: flags['garbage-collection-policy'] ?? SERVE_DEFAULTS.garbageCollectionPolicy,
+      periodSeconds: parseDuration(flags['garbage-collection-period'] ?? SERVE_DEFAULTS.garbageCollectionPeriod, '--garbage-collection-period'),
+      maxBackups: flags['max-backups'] ?? SERVE_DEFAULTS.maxBackups,
+      deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
+    },
+    defragmentationSchedule,
+    defragTimeoutSeconds: etcd.defragTimeoutSeconds,
+  }
+}
+
+/** Warnings for given flags that steward accepts and ignores. */
+export function ignoredFlagWarnings(flags: Readonly<Record<string, unknown>>, ignored: Readonly<Record<string, string>>): string[] {
+  return Object.keys(ignored)
+    .filter((name) => flags[name] !== undefined)
+    .map((name) => `--${name} is accepted for etcd-backup-restore compatibility and ignored: ${ignored[name]}`)
+}

@@ -1,0 +1,156 @@
+import { Parser } from '@oclif/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { globalFlags } from '../../../src/lib/cli/flags.ts'
+import { normalizeGoFlagForms, type FlagShape } from '../../../src/lib/cli/go-flags.ts'
+import { IGNORED_SERVE_FLAGS, serveFlags } from '../../../src/lib/cli/serve-flags.ts'
+import { isStewardError } from '../../../src/lib/errors.ts'
+import { ignoredFlagWarnings, resolveServeOptions, type ServeFlags } from '../../../src/lib/serve/resolve.ts'
+import { runSteward } from '../../harness/cli.ts'
+
+const test = suite('steward serve flags (druid and etcdbrctl forms)')
+
+/**
+ * druid's sidecar arguments for an Etcd with a store, client TLS and sidecar TLS, exactly as
+ * `getBackupRestoreContainerCommandArgs` writes them (research: druid-wrapper-contract §4.2),
+ * with `server` as the first argument.
+ */
+const DRUID_ARGS = [
+  'server',
+  '--server-port=8080',
+  '--enable-snapshot-lease-renewal=true',
+  '--full-snapshot-lease-name=etcd-main-full-snap',
+  '--delta-snapshot-lease-name=etcd-main-delta-snap',
+  '--storage-provider=S3',
+  '--store-prefix=shoot--dev--main/etcd-main',
+  '--store-endpoint-override=https://s3.example.com',
+  '--schedule=0 */24 * * *',
+  '--delta-snapshot-period=5m0s',
+  '--delta-snapshot-retention-period=0s',
+  '--delta-snapshot-memory-limit=104857600',
+  '--garbage-collection-policy=LimitBased',
+  '--max-backups=7',
+  '--garbage-collection-period=12h0m0s',
+  '--compress-snapshots=true',
+  '--compression-policy=gzip',
+  '--etcd-snapshot-timeout=15m0s',
+  '--defragmentation-schedule=0 3 * * *',
+  '--etcd-defrag-timeout=15m0s',
+  '--auto-compaction-mode=periodic',
+  '--auto-compaction-retention=30m',
+  '--cacert=/var/etcd/ssl/ca/bundle.crt',
+  '--cert=/var/etcd/ssl/client/tls.crt',
+  '--key=/var/etcd/ssl/client/tls.key',
+  '--insecure-transport=false',
+  '--insecure-skip-tls-verify=false',
+  '--endpoints=https://etcd-main-local:2379',
+  '--service-endpoints=https://etcd-main-client:2379',
+  '--server-cert=/var/etcdbr/ssl/server/tls.crt',
+  '--server-key=/var/etcdbr/ssl/server/tls.key',
+  '--data-dir=/var/etcd/data/new.etcd',
+  '--restoration-temp-snapshots-dir=/var/etcd/data/restoration.temp',
+  '--snapstore-temp-directory=/var/etcd/data/temp',
+  '--etcd-connection-timeout=5m',
+  '--use-etcd-wrapper=true',
+  '--enable-member-lease-renewal=true',
+  '--k8s-heartbeat-duration=10s',
+  '--embedded-etcd-quota-bytes=8589934592',
+  '--enable-profiling=true',
+  '--etcd-connection-timeout-leader-election=5s',
+  '--reelection-period=5s',
+]
+
+const ALL_FLAGS = { ...globalFlags, ...serveFlags }
+
+async function parseServe(argv: readonly string[]): Promise<ServeFlags & Record<string, unknown>> {
+  const normalized = normalizeGoFlagForms(argv, ALL_FLAGS as unknown as Record<string, FlagShape>)
+  const { flags } = await Parser.parse(normalized, { flags: ALL_FLAGS, strict: true })
+  return flags as ServeFlags & Record<string, unknown>
+}
+
+test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's meanings", async () => {
+  const flags = await parseServe(DRUID_ARGS.slice(1))
+  const options = resolveServeOptions(flags, {}, { POD_NAME: 'etcd-main-0', POD_NAMESPACE: 'shoot--dev--main', STORAGE_CONTAINER: 'bucket' })
+  assert.is(options.serverPort, 8080)
+  assert.is(options.store?.provider, 'S3')
+  assert.is(options.store?.container, 'bucket', 'STORAGE_CONTAINER fills the container')
+  assert.is(options.store?.prefix, 'shoot--dev--main/etcd-main')
+  assert.is(options.fullSnapshotSchedule, '0 */24 * * *')
+  assert.is(options.deltaSnapshotPeriodSeconds, 300)
+  assert.is(options.deltaSnapshotMemoryLimitBytes, 104857600)
+  assert.is(options.compression, 'gzip')
+  assert.is(options.etcd.snapshotTimeoutSeconds, 900)
+  assert.is(options.etcd.connectionTimeoutSeconds, 300)
+  assert.is(options.etcd.defragTimeoutSeconds, 900)
+  assert.equal(options.etcd.endpoints, ['https://etcd-main-local:2379'])
+  assert.is(options.etcd.caFile, '/var/etcd/ssl/ca/bundle.crt')
+  assert.is(options.etcd.insecureSkipTlsVerify, false)
+  assert.equal(options.serviceEndpoints, ['https://etcd-main-client:2379'])
+  assert.is(options.serverCertFile, '/var/etcdbr/ssl/server/tls.crt')
+  assert.is(options.dataDir, '/var/etcd/data/new.etcd')
+  assert.is(options.enableProfiling, true)
+  assert.is(options.reelectionPeriodSeconds, 5)
+  assert.is(options.garbageCollection.periodSeconds, 43200)
+  assert.is(options.garbageCollection.policy, 'LimitBased')
+  assert.is(options.podName, 'etcd-main-0')
+  assert.is(options.etcdConfigPath, '/var/etcd/config/etcd.conf.yaml')
+  const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
+  for (const name of ['use-etcd-wrapper', 'enable-snapshot-lease-renewal', 'k8s-heartbeat-duration', 'restoration-temp-snapshots-dir', 'garbage-collection-policy']) {
+    assert.ok(warnings.some((w) => w.startsWith(`--${name} is accepted`)), name)
+  }
+})
+
+test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty one) means no backups', async () => {
+  const options = resolveServeOptions(await parseServe([]), {}, {})
+  assert.is(options.serverPort, 8080)
+  assert.is(options.store, null)
+  assert.is(options.fullSnapshotSchedule, '0 */1 * * *')
+  assert.is(options.deltaSnapshotPeriodSeconds, 20)
+  assert.is(options.deltaSnapshotMemoryLimitBytes, 10485760)
+  assert.is(options.leaderElectionTimeoutSeconds, 5)
+  assert.equal(options.backoff, { multiplier: 2, attemptLimit: 6, thresholdSeconds: 128 })
+  assert.is(options.dataDir, 'default.etcd')
+  assert.is(resolveServeOptions(await parseServe(['--storage-provider=']), {}, {}).store, null)
+  assert.is(resolveServeOptions(await parseServe(['--delta-snapshot-memory-limit=0']), {}, {}).deltaSnapshotMemoryLimitBytes, 10485760)
+})
+
+test('obsolete flags of older releases are accepted and warned about; short forms -p -s -m -d -e work', async () => {
+  const flags = await parseServe(['--experimental-fail-below-revision=100', '--enable-etcd-member-gc=true', '--k8s-member-gc-duration=1m0s', '--next-cluster-version-compatible=true', '-p', '9090', '-s', '*/5 * * * *', '-m', '3', '-d', '/data', '-e', 'http://10.0.0.1:2379'])
+  const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
+  assert.is(warnings.filter((w) => w.includes('obsolete')).length, 4)
+  const options = resolveServeOptions(flags, {}, {})
+  assert.is(options.serverPort, 9090)
+  assert.is(options.fullSnapshotSchedule, '*/5 * * * *')
+  assert.is(options.garbageCollection.maxBackups, 3)
+  assert.is(options.dataDir, '/data')
+  const identity = ignoredFlagWarnings(await parseServe(['--name=x', '--initial-cluster=x=http://a:2380']), IGNORED_SERVE_FLAGS)
+  assert.is(identity.length, 2)
+  assert.match(identity[0]!, 'ETCD_CONF')
+})
+
+test('bad values name the flag: cron, durations, reelection period', async () => {
+  for (const [argv, flag] of [
+    [['--schedule=0 0 * *'], '--schedule'],
+    [['--defragmentation-schedule=nope'], '--defragmentation-schedule'],
+    [['--delta-snapshot-period=soon'], '--delta-snapshot-period'],
+    [['--reelection-period=1s'], '--reelection-period'],
+  ] as const) {
+    try {
+      resolveServeOptions(await parseServe(argv), {}, {})
+      assert.unreachable(flag)
+    } catch (error) {
+      assert.ok(isStewardError(error, 'CONFIG_INVALID'), String(error))
+      assert.match((error as Error).message, flag)
+    }
+  }
+})
+
+test('an unknown flag fails with exit code 2 and names it (built CLI, both command names)', async () => {
+  for (const command of ['server', 'serve']) {
+    const result = await runSteward([command, '--no-such-flag=1'], { timeoutSeconds: 60 })
+    assert.is(result.code, 2, result.stderr)
+    assert.match(result.stderr, 'no-such-flag')
+  }
+})
+
+test.run()
