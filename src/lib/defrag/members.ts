@@ -44,7 +44,7 @@ export function isLoopbackUrl(url: string): boolean {
     if (isStewardError(error)) throw error
     throw new StewardError('CONFIG_INVALID', 'defrag', `client URL ${url} is not a URL`)
   }
-  return host === 'localhost' || /^127\./.test(host) || host === '::1' || host === '0:0:0:0:0:0:0:1'
+  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '0:0:0:0:0:0:0:1'
 }
 
 /**
