@@ -173,7 +173,7 @@ test('three concurrent runs never defragment two members at once; a holder kille
   await waitFor(() => /finished defragmenting/.test(holderErr), 60_000, () => `holder never defragmented:\n${holderErr}`)
   const lease = /maintenance lock taken \(lease ([0-9a-f]+)\)/.exec(holderErr)?.[1]
   assert.ok(lease, holderErr)
-  const waiter = startSteward([...args.filter((a) => a !== '--json')])
+  const waiter = startSteward(args.filter((a) => a !== '--json'))
   trackProcess(waiter)
   let waiterErr = ''
   waiter.stderr?.on('data', (d: Buffer) => (waiterErr += d.toString()))
