@@ -217,6 +217,7 @@ test('NOSPACE: a small-quota cluster driven out of space is compacted, defragmen
         { endpoints: small.endpoints, cluster: true, excludeLocalhost: false, skipHealthcheckClusterEndpoints: false, continueOnError: false, quotaBytes: quota, moveLeader: true, waitBetweenDefragsMs: 0, threshold: 0.8, lock: { name: 'steward-maintenance', ttlSeconds: 5, holder: 'test' } },
       )
       assert.is(result.outcome, 'recovered', result.note)
+      assert.is(result.defrag?.lock?.taken, false, 'etcd refuses the lock\'s lease grant under NOSPACE: recovery goes on without it')
       assert.is(result.defrag?.members.filter((m) => m.action === 'defragmented').length, 3)
       for (const m of result.defrag?.members ?? []) assert.ok((m.after?.dbSizeBytes ?? quota) < quota * 0.8, `${m.endpoint} shrank`)
     } finally {
@@ -225,6 +226,14 @@ test('NOSPACE: a small-quota cluster driven out of space is compacted, defragmen
     const after = await runSteward(['alarm', 'list', '--endpoints', small.endpoints[0]!, '--json'])
     assert.equal((after.json as { alarms: unknown[] }).alarms, [])
     await small.etcdctl(['put', 'after', 'writes work again'])
+
+    // An unreachable member stops the next run before any member is touched, and is named.
+    const before = defragIntervals(small).length
+    await small.kill(2)
+    const r = await runSteward(['defrag', '--endpoints', small.endpoints[0]!, '--cluster', '--command-timeout', '5s'])
+    assert.is(r.code, 61, r.stderr)
+    assert.match(r.stderr, new RegExp(`no member was touched: ${small.endpoints[2]!.replaceAll('.', '\\.')} is unhealthy`))
+    assert.is(defragIntervals(small).length, before)
   })
 })
 
