@@ -52,7 +52,7 @@ export interface EtcdCluster {
    * @throws Error with the members' output tails
    */
   waitHealthy(options?: { members?: number[]; timeoutSeconds?: number }): Promise<void>
-  /** The member's own output (its zap JSON log lines) kept so far (the last 64 KiB). */
+  /** The member's own output (its zap JSON log lines) kept so far (the last 1 MiB). */
   memberLog(memberIndex: number): string
   /** Runs etcdctl against the cluster with endpoint/TLS/auth flags; resolves stdout. @throws StewardError TOOL_FAILED */
   etcdctl(args: string[], options?: EtcdctlOptions): Promise<string>

@@ -57,12 +57,14 @@ function defragIntervals(cluster: EtcdCluster): Interval[] {
 
 /** Whether the member led at time `t`, per the raft state changes in its own log. */
 function ledAt(cluster: EtcdCluster, member: number, t: number): boolean {
-  let leader = false
+  let leader: boolean | undefined
   for (const line of logLines(cluster, member)) {
     if (line.ts > t) break
     const m = /became (leader|follower|candidate|pre-candidate) at term/.exec(line.msg)
     if (m) leader = m[1] === 'leader'
   }
+  // A log cut before the member's first raft state line would make every answer "follower".
+  if (leader === undefined) throw new Error(`member ${member}'s log holds no raft state change before ${new Date(t).toISOString()}`)
   return leader
 }
 

@@ -63,7 +63,10 @@ export function resolveMaintenanceConnection(flags: MaintenanceConnectionFlags, 
     password = colon >= 0 && flags.password === undefined ? flags.user.slice(colon + 1) : flags.password
   }
   if (flags['dial-timeout'] !== undefined) parseDuration(flags['dial-timeout'], '--dial-timeout')
-  const config = resolveEtcdConnection({ ...flags, 'etcd-username': username, 'etcd-password': password }, file)
+  // etcdctl and etcd-defrag take host:port without a scheme: https when TLS files are given.
+  const scheme = flags.cacert || flags.cert ? 'https' : 'http'
+  const endpoints = flags.endpoints?.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean).map((e) => (e.includes('://') ? e : `${scheme}://${e}`))
+  const config = resolveEtcdConnection({ ...flags, endpoints, 'etcd-username': username, 'etcd-password': password }, file)
   const commandSeconds = parseDuration(flags['command-timeout'] ?? DEFAULT_COMMAND_TIMEOUT_SECONDS, '--command-timeout')
   if (commandSeconds <= 0) throw new StewardError('CONFIG_INVALID', 'config', '--command-timeout must be greater than 0')
   return { ...config, connectionTimeoutSeconds: commandSeconds, defragTimeoutSeconds: commandSeconds }

@@ -224,7 +224,7 @@ export async function defragment(deps: DefragDeps, options: DefragOptions, signa
         if (!options.continueOnError) break
         continue
       }
-      const outcome = await defragmentOne(deps, options, next.status, voting, outcomes, remaining, signal, emit)
+      const outcome = await defragmentOne(deps, options, next.status, voting, outcomes, next.others, signal, emit)
       outcomes.push(outcome)
       if (outcome.action === 'failed') {
         failures++
@@ -258,7 +258,7 @@ function orderLeaderLast(targets: readonly MaintenanceStatus[]): MaintenanceStat
  * The next member: the first remaining one that does not lead the cluster now (leadership is
  * re-read every time), or the leader when it is the only one left.
  */
-async function pickNext(etcd: MaintenanceEtcd, remaining: readonly string[]): Promise<{ ok: true; status: MaintenanceStatus } | { ok: false; endpoint: string; error: string }> {
+async function pickNext(etcd: MaintenanceEtcd, remaining: readonly string[]): Promise<{ ok: true; status: MaintenanceStatus; others: string[] } | { ok: false; endpoint: string; error: string }> {
   const statuses: MaintenanceStatus[] = []
   for (const endpoint of remaining) {
     try {
@@ -267,8 +267,8 @@ async function pickNext(etcd: MaintenanceEtcd, remaining: readonly string[]): Pr
       return { ok: false, endpoint, error: `status before defragmentation: ${messageOf(error)}` }
     }
   }
-  const follower = statuses.find((s) => s.leaderId !== s.memberId)
-  return { ok: true, status: follower ?? (statuses[0] as MaintenanceStatus) }
+  const status = statuses.find((s) => s.leaderId !== s.memberId) ?? (statuses[0] as MaintenanceStatus)
+  return { ok: true, status, others: statuses.filter((s) => s !== status).map((s) => s.memberId) }
 }
 
 async function defragmentOne(
@@ -277,7 +277,7 @@ async function defragmentOne(
   status: MaintenanceStatus,
   voting: readonly MemberEndpoint[],
   done: readonly MemberOutcome[],
-  remaining: readonly string[],
+  remainingIds: readonly string[],
   signal: AbortSignal | undefined,
   emit: (event: DefragEvent) => void,
 ): Promise<MemberOutcome> {
@@ -306,7 +306,7 @@ async function defragmentOne(
   let leaderMovedTo: string | undefined
   if (wasLeader && options.moveLeader && voting.length > 1) {
     try {
-      leaderMovedTo = await moveLeaderAway(deps, options, status, voting, done, remaining, signal)
+      leaderMovedTo = await moveLeaderAway(deps, options, status, voting, done, remainingIds, signal)
       emit({ type: 'leader-move', from: memberId, to: leaderMovedTo, endpoint })
     } catch (error) {
       emit({ type: 'leader-move', from: memberId, to: '', endpoint, error: messageOf(error) })
@@ -348,13 +348,13 @@ async function moveLeaderAway(
   leader: MaintenanceStatus,
   voting: readonly MemberEndpoint[],
   done: readonly MemberOutcome[],
-  remaining: readonly string[],
+  remainingIds: readonly string[],
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const { etcd } = deps
   const defragmented = new Set(done.filter((o) => o.action === 'defragmented').map((o) => o.memberId))
   const candidates = voting
-    .filter((m) => m.memberId !== leader.memberId && !remaining.includes(m.endpoint))
+    .filter((m) => m.memberId !== leader.memberId && !remainingIds.includes(m.memberId))
     .sort((a, b) => Number(defragmented.has(b.memberId)) - Number(defragmented.has(a.memberId)))
   const deadline = deps.now() + (options.catchUpTimeoutMs ?? 5000)
   const reasons: string[] = []
