@@ -13,6 +13,8 @@ import { EtcdClient } from '../../src/lib/etcd/client.ts'
 import { runSteward, startSteward } from '../harness/cli.ts'
 import { startEtcdCluster, withEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { terminate, trackProcess } from '../harness/processes.ts'
+import { makeTlsMaterial } from '../harness/tls.ts'
+import { makeTempDir, removeDir } from '../harness/tmp.ts'
 
 interface Interval {
   member: number
@@ -237,6 +239,28 @@ test('NOSPACE: a small-quota cluster driven out of space is compacted, defragmen
     assert.match(r.stderr, new RegExp(`no member was touched: ${small.endpoints[2]!.replaceAll('.', '\\.')} is unhealthy`))
     assert.is(defragIntervals(small).length, before)
   })
+})
+
+test('etcdctl-style TLS and auth flags: mTLS, --user root:password, host:port without a scheme; alarm disarm', async () => {
+  const dir = await makeTempDir('steward-defrag-tls-')
+  try {
+    const tls = await makeTlsMaterial(dir)
+    await withEtcdCluster({ members: 1, tls, auth: { rootPassword: 'pw' } }, async (secure) => {
+      const hostPort = secure.endpoints[0]!.replace('https://', '')
+      const creds = ['--cacert', tls.caFile, '--cert', tls.clientCertFile, '--key', tls.clientKeyFile]
+      const r = await runSteward(['defrag', '--endpoints', hostPort, ...creds, '--user', 'root:pw', '--json'])
+      assert.is(r.code, 0, r.stderr)
+      assert.equal((r.json as { members: Outcome[]; lock: { taken: boolean } }).members.map((m) => m.action), ['defragmented'])
+      assert.is((r.json as { lock: { taken: boolean } }).lock.taken, true)
+      const wrong = await runSteward(['defrag', '--endpoints', hostPort, ...creds, '--user', 'root', '--password', 'nope'])
+      assert.is(wrong.code, 12, wrong.stderr)
+      const disarm = await runSteward(['alarm', 'disarm', '--endpoints', hostPort, ...creds, '--user', 'root:pw', '--json'])
+      assert.is(disarm.code, 0, disarm.stderr)
+      assert.equal(disarm.json, { disarmed: [] })
+    })
+  } finally {
+    await removeDir(dir)
+  }
 })
 
 async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
