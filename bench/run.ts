@@ -10,6 +10,7 @@ const BENCHMARKS: [string, string[]][] = [
   ['snapshot-restore.ts', ['--size-mib', '256', '--rounds', '3']],
   ['upload.ts', ['--db-mib', '512', '--rounds', '3']],
   ['delta-restore.ts', []],
+  ['defrag.ts', ['--size-mib', '256', '--rounds', '3', '--gap-size-mib', '128', '--gap-rounds', '2']],
 ]
 
 let failed = false
