@@ -4,7 +4,7 @@
  * default — and validates each one, naming the flag in any error.
  */
 import { tmpdir } from 'node:os'
-import { COMPRESSION_POLICIES, type CompressionPolicy } from '../compression/index.ts'
+import { COMPRESSION_POLICIES, checkCompressionTuning, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
 import { StewardError } from '../errors.ts'
 import { ETCD_CONNECTION_DEFAULTS, type EtcdConnectionConfig } from '../etcd/config.ts'
 import { STORE_DEFAULTS, type StoreConfig } from '../snapstore/config.ts'
@@ -43,6 +43,8 @@ export interface CompressionFlags {
   compression?: string | undefined
   'compress-snapshots'?: boolean | undefined
   'compression-policy'?: string | undefined
+  'compression-level'?: number | undefined
+  'compression-workers'?: number | undefined
 }
 
 /** @throws StewardError `CONFIG_INVALID` */
@@ -152,6 +154,17 @@ export function resolveCompression(flags: CompressionFlags, file: ConfigFile): C
   if (explicit !== undefined) return checkPolicy(explicit, '--compression')
   if (flags['compress-snapshots'] === false) return 'none'
   return checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
+}
+
+/**
+ * `--compression-level` and `--compression-workers` for `policy`; unset ones stay unset (the
+ * codecs' defaults apply).
+ * @throws StewardError `CONFIG_INVALID` naming the flag (a level for lzw or none, out of range)
+ */
+export function resolveCompressionTuning(flags: CompressionFlags, policy: CompressionPolicy): CompressionTuning {
+  const tuning = { level: flags['compression-level'], workers: flags['compression-workers'] }
+  checkCompressionTuning(policy, tuning)
+  return tuning
 }
 
 function checkPolicy(value: string, flag: string): CompressionPolicy {

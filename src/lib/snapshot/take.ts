@@ -3,7 +3,7 @@
  * deltas until stopped — behind one entry point, plus the lines that describe a result to a
  * person. The command only parses flags and renders.
  */
-import type { CompressionPolicy } from '../compression/index.ts'
+import type { CompressionPolicy, CompressionTuning } from '../compression/index.ts'
 import {
   runDeltaSnapshots,
   takeDeltaSnapshot,
@@ -21,6 +21,8 @@ export type SnapshotMode = 'full' | 'delta' | 'watch'
 export interface SnapshotRequest {
   readonly mode: SnapshotMode
   readonly compression: CompressionPolicy
+  /** `--compression-level` (all snapshots) and `--compression-workers` (full snapshots). */
+  readonly tuning?: CompressionTuning
   /** Full snapshots only: mark `.final`. */
   readonly final: boolean
   /** Cut a delta once its JSON reaches this many bytes. */
@@ -59,20 +61,23 @@ export function checkSnapshotRequest(request: SnapshotRequest): void {
 export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request: SnapshotRequest): Promise<SnapshotResult> {
   checkSnapshotRequest(request)
   const { compression, memoryLimitBytes, signal } = request
+  const tuning = request.tuning ? { tuning: request.tuning } : {}
   switch (request.mode) {
     case 'watch':
       return runDeltaSnapshots(etcd, store, {
         compression,
+        ...tuning,
         memoryLimitBytes,
         periodSeconds: request.periodSeconds,
         ...(signal ? { signal } : {}),
         ...(request.onEvent ? { onEvent: request.onEvent } : {}),
       })
     case 'delta':
-      return takeDeltaSnapshot(etcd, store, { compression, memoryLimitBytes, ...(signal ? { signal } : {}) })
+      return takeDeltaSnapshot(etcd, store, { compression, ...tuning, memoryLimitBytes, ...(signal ? { signal } : {}) })
     case 'full':
       return takeFullSnapshot(etcd, store, {
         compression,
+        ...tuning,
         final: request.final,
         ...(signal ? { signal } : {}),
         ...(request.onProgress ? { onProgress: request.onProgress } : {}),
