@@ -96,6 +96,15 @@ test('zlib: Python decodes one stream, the trailer matches', async (ctx) => {
   assert.ok(Number(pythonCheck(file, 'zlib')) > 3 * 1024 * 1024)
 })
 
+test('a level the policy cannot take is CONFIG_INVALID (exit 2) naming the flag, and nothing is stored', async (ctx) => {
+  const result = await runSteward(['snapshot', '--endpoints', ctx.cluster.endpoints[0]!, '--store', `file://${join(ctx.work, 'bad')}`, '--compression', 'lzw', '--compression-level', '3', '--json'])
+  assert.is(result.code, 2, result.stderr)
+  const error = (JSON.parse(result.stdout) as { error: { code: string; message: string } }).error
+  assert.is(error.code, 'CONFIG_INVALID')
+  assert.match(error.message, '--compression-level')
+  assert.not.ok(existsSync(join(ctx.work, 'bad')))
+})
+
 test('etcdbrctl restores parallel gzip and zlib snapshots to the source state', async (ctx) => {
   const etcdbrctl = ETCDBRCTL_CANDIDATES.find((path) => existsSync(path))
   if (!etcdbrctl) assert.unreachable(`etcdbrctl not found (looked at ${ETCDBRCTL_CANDIDATES.join(', ')}); CI keeps it at ../shared/tools beside the clone, or set STEWARD_ETCDBRCTL`)
