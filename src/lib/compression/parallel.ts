@@ -58,6 +58,8 @@ export class ParallelDeflate extends Transform {
   /** Inputs of slots not started yet, oldest first (parallel to the head of the not-started part). */
   readonly #waiting: { slot: Slot; input: Buffer }[] = []
   #running = 0
+  /** Full-size input buffers whose block is compressed, reused for later blocks. */
+  readonly #spare: Buffer[] = []
   #block: Buffer
   #fill = 0
   #adlerA = 1
@@ -119,7 +121,7 @@ export class ParallelDeflate extends Transform {
     const slot: Slot = { output: undefined, error: undefined }
     this.#slots.push(slot)
     this.#waiting.push({ slot, input })
-    this.#block = Buffer.allocUnsafe(this.#blockBytes)
+    this.#block = this.#spare.pop() ?? Buffer.allocUnsafe(this.#blockBytes)
     this.#fill = 0
     this.#start()
   }
@@ -128,9 +130,11 @@ export class ParallelDeflate extends Transform {
     while (this.#running < this.#workers && this.#waiting.length > 0) {
       const { slot, input } = this.#waiting.shift()!
       this.#running++
-      const options: ZlibOptions = { level: this.#level, chunkSize: 256 * 1024 }
+      const options: ZlibOptions = { level: this.#level, chunkSize: 128 * 1024 }
       const done = (error: Error | null, output: Buffer) => {
         this.#running--
+        // zlib is done with the input: reuse its memory rather than leave 1 MiB per block to the GC.
+        if (input.length === this.#blockBytes && this.#spare.length < this.#workers) this.#spare.push(input)
         if (error) slot.error = error
         else slot.output = output
         this.#start()
