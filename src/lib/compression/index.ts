@@ -17,7 +17,7 @@
  *
  * Full snapshots compress gzip and zlib on several threads ({@link createSnapshotCompressor},
  * `parallel.ts`); deltas (small objects) use the serial streams. `--compression-level` applies
- * to gzip, zlib and zstd.
+ * to gzip, zlib and zstd full snapshots.
  */
 import { PassThrough, type Transform } from 'node:stream'
 import { createDeflate, createGunzip, createGzip, createInflate } from 'node:zlib'

@@ -11,7 +11,7 @@
  * between two revisions (so one revision's events, e.g. a txn, never straddle two deltas). Uploads are atomic (`Snapstore.put`).
  */
 import { Readable, type Transform } from 'node:stream'
-import { createCompressor, suffixForPolicy, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
+import { createCompressor, suffixForPolicy, type CompressionPolicy } from '../compression/index.ts'
 import { StewardError, isStewardError, messageOf } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore } from '../snapshot/backup-store.ts'
@@ -46,8 +46,6 @@ export interface StoredDelta {
 
 export interface DeltaSnapshotOptions {
   readonly compression: CompressionPolicy
-  /** Compression level of deltas and full snapshots; threads of full snapshots. */
-  readonly tuning?: CompressionTuning
   /** Cut a delta once its JSON text reaches this many bytes; values < 1 mean the default. @default 10485760 */
   readonly memoryLimitBytes?: number
   readonly signal?: AbortSignal
@@ -89,10 +87,10 @@ class PendingDelta {
   readonly #writer: DeltaWriter
   #compressorError: Error | undefined
 
-  constructor(startRevision: number, compression: CompressionPolicy, tuning?: CompressionTuning) {
+  constructor(startRevision: number, compression: CompressionPolicy) {
     this.startRevision = startRevision
     this.#compression = compression
-    this.#compressor = createCompressor(compression, tuning)
+    this.#compressor = createCompressor(compression)
     this.#compressor.on('data', (chunk: Buffer) => this.#chunks.push(chunk))
     this.#compressor.on('error', (error: Error) => (this.#compressorError = error))
     this.#writer = new DeltaWriter(streamSink(this.#compressor))
@@ -217,7 +215,7 @@ export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, op
   })
   const fallBack = async (reason: string, deltas: readonly StoredDelta[]) => {
     if (options.fallBackToFull === false) return finish({ outcome: 'empty', deltas, full: null, reason })
-    const full = await takeFullSnapshot(etcd, store, { compression: options.compression, ...(options.tuning ? { tuning: options.tuning } : {}), ...(options.signal ? { signal: options.signal } : {}), now })
+    const full = await takeFullSnapshot(etcd, store, { compression: options.compression, ...(options.signal ? { signal: options.signal } : {}), now })
     return finish({ outcome: 'full', deltas, full, reason })
   }
 
@@ -231,7 +229,7 @@ export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, op
   }
 
   const deltas: StoredDelta[] = []
-  let pending = new PendingDelta(previous + 1, options.compression, options.tuning)
+  let pending = new PendingDelta(previous + 1, options.compression)
   const watch = new RevisionWatch(etcd, { startRevision: previous + 1, ...(options.signal ? { signal: options.signal } : {}) })
   try {
     let reached = false
@@ -243,7 +241,7 @@ export async function takeDeltaSnapshot(etcd: EtcdClient, store: BackupStore, op
         if (!reached && pending.jsonBytes >= limit) {
           const stored = await pending.upload(store, now, options.signal)
           deltas.push(stored)
-          pending = new PendingDelta(stored.lastRevision + 1, options.compression, options.tuning)
+          pending = new PendingDelta(stored.lastRevision + 1, options.compression)
         }
       }
       if (reached || batch.lastRevision >= etcdRevision) break
@@ -317,7 +315,7 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
   let reconnects = 0
 
   const full = async (reason: string): Promise<number> => {
-    const snapshot = await takeFullSnapshot(etcd, store, { compression: options.compression, ...(options.tuning ? { tuning: options.tuning } : {}), ...(signal ? { signal } : {}), now })
+    const snapshot = await takeFullSnapshot(etcd, store, { compression: options.compression, ...(signal ? { signal } : {}), now })
     fulls.push(snapshot)
     options.onEvent?.({ type: 'full', snapshot, reason })
     return snapshot.revision
@@ -331,7 +329,7 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
   }
 
   while (!signal?.aborted) {
-    let pending = new PendingDelta(last + 1, options.compression, options.tuning)
+    let pending = new PendingDelta(last + 1, options.compression)
     // Delta uploads are small and never get the signal: events the watch has consumed must
     // reach the store even when a shutdown arrives mid-upload.
     const cut = async (trigger: 'period' | 'memory-limit' | 'compaction' | 'shutdown') => {
@@ -339,7 +337,7 @@ export async function runDeltaSnapshots(etcd: EtcdClient, store: BackupStore, op
       const snapshot = await pending.upload(store, now, undefined)
       deltas.push(snapshot)
       last = snapshot.lastRevision
-      pending = new PendingDelta(last + 1, options.compression, options.tuning)
+      pending = new PendingDelta(last + 1, options.compression)
       options.onEvent?.({ type: 'delta', snapshot, trigger })
     }
     const watch = new RevisionWatch(etcd, {

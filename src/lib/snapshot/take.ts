@@ -21,7 +21,7 @@ export type SnapshotMode = 'full' | 'delta' | 'watch'
 export interface SnapshotRequest {
   readonly mode: SnapshotMode
   readonly compression: CompressionPolicy
-  /** `--compression-level` (all snapshots) and `--compression-workers` (full snapshots). */
+  /** `--compression-level` and `--compression-workers` for `full` mode (deltas, and the full snapshots delta modes fall back to, use the defaults). */
   readonly tuning?: CompressionTuning
   /** Full snapshots only: mark `.final`. */
   readonly final: boolean
@@ -66,14 +66,13 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
     case 'watch':
       return runDeltaSnapshots(etcd, store, {
         compression,
-        ...tuning,
         memoryLimitBytes,
         periodSeconds: request.periodSeconds,
         ...(signal ? { signal } : {}),
         ...(request.onEvent ? { onEvent: request.onEvent } : {}),
       })
     case 'delta':
-      return takeDeltaSnapshot(etcd, store, { compression, ...tuning, memoryLimitBytes, ...(signal ? { signal } : {}) })
+      return takeDeltaSnapshot(etcd, store, { compression, memoryLimitBytes, ...(signal ? { signal } : {}) })
     case 'full':
       return takeFullSnapshot(etcd, store, {
         compression,
