@@ -9,7 +9,8 @@ import { resolveCompression, resolveEtcdConnection, resolveStore, splitList, typ
 import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../delta/snapshotter.ts'
 import { StewardError } from '../errors.ts'
 import { TEMP_ETCD_DEFAULTS } from '../restore/temp-etcd.ts'
-import { DEFAULT_ETCD_CONF, type ServeOptions } from './options.ts'
+import { GC_POLICIES, type GcPolicy } from '../gc/plan.ts'
+import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions } from './options.ts'
 import { parseCron } from './scheduler.ts'
 
 export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags {
@@ -107,14 +108,31 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
       maxTxnOps: flags['max-txn-ops'] ?? TEMP_ETCD_DEFAULTS.maxTxnOps,
     },
     skipHashCheck: flags['skip-hash-check'] ?? false,
-    garbageCollection: {
-      policy: flags['garbage-collection-policy'] ?? SERVE_DEFAULTS.garbageCollectionPolicy,
-      periodSeconds: parseDuration(flags['garbage-collection-period'] ?? SERVE_DEFAULTS.garbageCollectionPeriod, '--garbage-collection-period'),
-      maxBackups: flags['max-backups'] ?? SERVE_DEFAULTS.maxBackups,
-      deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
-    },
+    garbageCollection: resolveServeGc(flags),
     defragmentationSchedule,
     defragTimeoutSeconds: etcd.defragTimeoutSeconds,
+  }
+}
+
+/**
+ * The garbage collector's settings, checked as etcdbrctl checks them at start-up: the policy is
+ * `Exponential` or `LimitBased` (case-sensitive); `LimitBased` needs `--max-backups` ≥ 1.
+ * @throws StewardError `CONFIG_INVALID` naming the flag
+ */
+export function resolveServeGc(flags: ServeFlags): ServeGcOptions {
+  const policy = flags['garbage-collection-policy'] ?? SERVE_DEFAULTS.garbageCollectionPolicy
+  if (!(GC_POLICIES as readonly string[]).includes(policy)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--garbage-collection-policy: ${JSON.stringify(policy)} is not a policy; use ${GC_POLICIES.join(' or ')}`)
+  }
+  const maxBackups = flags['max-backups'] ?? SERVE_DEFAULTS.maxBackups
+  if (policy === 'LimitBased' && !(maxBackups >= 1)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--max-backups: must be at least 1 with --garbage-collection-policy LimitBased, got ${maxBackups}`)
+  }
+  return {
+    policy: policy as GcPolicy,
+    periodSeconds: parseDuration(flags['garbage-collection-period'] ?? SERVE_DEFAULTS.garbageCollectionPeriod, '--garbage-collection-period'),
+    maxBackups,
+    deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
   }
 }
 
