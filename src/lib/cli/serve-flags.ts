@@ -12,6 +12,7 @@ const S = 'SERVER'
 const SNAP = 'SNAPSHOTTER'
 const LE = 'LEADER ELECTION'
 const RS = 'RESTORATION'
+const SEC = 'SECONDARY STORE'
 const COMPAT = 'COMPATIBILITY (accepted, ignored)'
 
 const ignoredString = (summary: string) => Flags.string({ summary, helpGroup: COMPAT })
@@ -61,15 +62,16 @@ export const serveFlags = {
   'full-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
   'delta-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
   'config-file': ignoredString('etcdbrctl\'s server config file: not read; use --config.'),
-  'secondary-backup-sync-enabled': ignoredBoolean('Not implemented yet: secondary store sync.'),
-  'secondary-backup-sync-period': ignoredString('Not implemented yet: secondary store sync.'),
-  'secondary-storage-provider': ignoredString('Not implemented yet: secondary store sync.'),
-  'secondary-store-container': ignoredString('Not implemented yet: secondary store sync.'),
-  'secondary-store-endpoint-override': ignoredString('Not implemented yet: secondary store sync.'),
-  'secondary-store-prefix': ignoredString('Not implemented yet: secondary store sync.'),
-  'secondary-max-parallel-chunk-uploads': Flags.integer({ summary: 'Not implemented yet: secondary store sync.', helpGroup: COMPAT }),
-  'secondary-min-chunk-size': Flags.integer({ summary: 'Not implemented yet: secondary store sync.', helpGroup: COMPAT }),
-  'secondary-snapstore-temp-directory': ignoredString('Not implemented yet: secondary store sync.'),
+  'secondary-backup-sync-enabled': Flags.boolean({ summary: 'While leading, copy the primary store\'s backups to a secondary store on becoming leader and every --secondary-backup-sync-period, and collect the secondary\'s garbage.', allowNo: true, helpGroup: SEC }),
+  'secondary-backup-sync-period': Flags.string({ summary: 'How often the secondary store is synced (Go duration). [default: 1h]', helpGroup: SEC }),
+  'secondary-store': Flags.string({ summary: 'Secondary store URL (file://, s3://, gs://, azblob://); steward\'s form of the flags below.', helpGroup: SEC }),
+  'secondary-storage-provider': Flags.string({ summary: 'Secondary provider (Local, S3, GCS, ABS, ECS, OCS). [default: the primary\'s]', helpGroup: SEC }),
+  'secondary-store-container': Flags.string({ summary: 'Secondary bucket / container / Local directory. Env: SECONDARY_STORAGE_CONTAINER.', helpGroup: SEC }),
+  'secondary-store-endpoint-override': Flags.string({ summary: 'Secondary endpoint of an S3-compatible, Azurite or GCS-emulator server.', helpGroup: SEC }),
+  'secondary-store-prefix': Flags.string({ summary: 'Secondary prefix. [default: the primary\'s]', helpGroup: SEC }),
+  'secondary-max-parallel-chunk-uploads': Flags.integer({ summary: 'Secondary store: parallel chunk uploads.', helpGroup: SEC }),
+  'secondary-min-chunk-size': Flags.integer({ summary: 'Secondary store: bytes per chunk of a multipart upload.', helpGroup: SEC }),
+  'secondary-snapstore-temp-directory': Flags.string({ summary: 'Secondary store: temp dir. [default: the primary\'s]', helpGroup: SEC }),
   // Obsolete: passed by older druid / etcd-backup-restore releases (v0.41.x), removed since.
   'experimental-fail-below-revision': ignoredString('Obsolete (etcd-backup-restore v0.41): ignored.'),
   'enable-etcd-member-gc': ignoredBoolean('Obsolete (etcd-backup-restore v0.41): ignored.'),
@@ -91,15 +93,6 @@ export const IGNORED_SERVE_FLAGS: Readonly<Record<string, string>> = {
   'full-snapshot-lease-name': 'snapshot leases are not implemented yet',
   'delta-snapshot-lease-name': 'snapshot leases are not implemented yet',
   'config-file': 'etcdbrctl server config files are not read; use --config',
-  'secondary-backup-sync-enabled': 'secondary store sync is not implemented yet',
-  'secondary-backup-sync-period': 'secondary store sync is not implemented yet',
-  'secondary-storage-provider': 'secondary store sync is not implemented yet',
-  'secondary-store-container': 'secondary store sync is not implemented yet',
-  'secondary-store-endpoint-override': 'secondary store sync is not implemented yet',
-  'secondary-store-prefix': 'secondary store sync is not implemented yet',
-  'secondary-max-parallel-chunk-uploads': 'secondary store sync is not implemented yet',
-  'secondary-min-chunk-size': 'secondary store sync is not implemented yet',
-  'secondary-snapstore-temp-directory': 'secondary store sync is not implemented yet',
   'experimental-fail-below-revision': 'obsolete flag of etcd-backup-restore v0.41',
   'enable-etcd-member-gc': 'obsolete flag of etcd-backup-restore v0.41',
   'k8s-member-gc-duration': 'obsolete flag of etcd-backup-restore v0.41',

@@ -23,6 +23,14 @@ export interface ServeGcOptions {
   readonly deltaRetentionSeconds: number
 }
 
+/** Dual-site backup sync (`--secondary-backup-sync-enabled`; docs/serve.md "Secondary store"). */
+export interface ServeSecondaryOptions {
+  /** The secondary store (`--secondary-*` flags, `SECONDARY_` environment). */
+  readonly store: StoreConfig
+  /** Seconds between syncs (`--secondary-backup-sync-period`, default 1h); a sync also runs on becoming leader. */
+  readonly periodSeconds: number
+}
+
 export interface ServeOptions {
   /** HTTP(S) listen port (`--server-port`, default 8080); 0 picks a free port (tests). */
   readonly serverPort: number
@@ -68,6 +76,8 @@ export interface ServeOptions {
    * `--max-backups`, `--delta-snapshot-retention-period`); a period of 1 s or less disables it.
    */
   readonly garbageCollection: ServeGcOptions
+  /** `null` unless `--secondary-backup-sync-enabled`. */
+  readonly secondary: ServeSecondaryOptions | null
   readonly defragmentationSchedule: string
   readonly defragTimeoutSeconds: number
 }

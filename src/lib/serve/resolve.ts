@@ -4,16 +4,20 @@
  * any error.
  */
 import type { ConfigFile } from '../config/file.ts'
+import { resolvePrefixedStore, type PrefixedStoreFlags } from '../config/prefixed-store.ts'
 import { parseDuration } from '../config/duration.ts'
 import { resolveCompression, resolveEtcdConnection, resolveStore, splitList, type CompressionFlags, type EtcdFlags, type StoreFlags } from '../config/resolve.ts'
 import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../delta/snapshotter.ts'
 import { StewardError } from '../errors.ts'
 import { TEMP_ETCD_DEFAULTS } from '../restore/temp-etcd.ts'
 import { GC_POLICIES, type GcPolicy } from '../gc/plan.ts'
-import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions } from './options.ts'
+import type { StoreConfig } from '../snapstore/config.ts'
+import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions, type ServeSecondaryOptions } from './options.ts'
 import { parseCron } from './scheduler.ts'
 
-export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags {
+export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, PrefixedStoreFlags<'secondary'> {
+  'secondary-backup-sync-enabled'?: boolean | undefined
+  'secondary-backup-sync-period'?: string | undefined
   'service-endpoints'?: string[] | undefined
   'etcd-defrag-timeout'?: string | undefined
   'server-port'?: number | undefined
@@ -56,6 +60,7 @@ export const SERVE_DEFAULTS = {
   garbageCollectionPeriod: '1m',
   garbageCollectionPolicy: 'Exponential',
   maxBackups: 7,
+  secondaryBackupSyncPeriod: '1h',
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
@@ -74,6 +79,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
   parseCron(defragmentationSchedule, '--defragmentation-schedule')
   const etcd = resolveEtcdConnection(flags, file)
   const memoryLimit = flags['delta-snapshot-memory-limit']
+  const store = hasStore ? resolveStore(flags, file, env) : null
   return {
     serverPort: flags['server-port'] ?? SERVE_DEFAULTS.serverPort,
     serverHost: env['STEWARD_SERVER_HOST'] || '0.0.0.0',
@@ -86,7 +92,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     dataDir: flags['data-dir'] ?? file.restore?.dataDir ?? 'default.etcd',
     etcd: flags['etcd-defrag-timeout'] ? { ...etcd, defragTimeoutSeconds: parseDuration(flags['etcd-defrag-timeout'], '--etcd-defrag-timeout') } : etcd,
     serviceEndpoints: splitList(flags['service-endpoints'] ?? []),
-    store: hasStore ? resolveStore(flags, file, env) : null,
+    store,
     compression: resolveCompression(flags, file),
     fullSnapshotSchedule: schedule,
     deltaSnapshotPeriodSeconds: parseDuration(flags['delta-snapshot-period'] ?? SERVE_DEFAULTS.deltaSnapshotPeriod, '--delta-snapshot-period'),
@@ -109,6 +115,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     },
     skipHashCheck: flags['skip-hash-check'] ?? false,
     garbageCollection: resolveServeGc(flags),
+    secondary: resolveSecondary(flags, store, env),
     defragmentationSchedule,
     defragTimeoutSeconds: etcd.defragTimeoutSeconds,
   }
@@ -134,6 +141,33 @@ export function resolveServeGc(flags: ServeFlags): ServeGcOptions {
     maxBackups,
     deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
   }
+}
+
+/**
+ * The secondary store of the dual-site sync, or `null` when `--secondary-backup-sync-enabled` is
+ * off. Completed as etcd-backup-restore completes it (`resolvePrefixedStore`): provider, prefix
+ * and temp dir default to the primary store's, the container comes from
+ * `--secondary-store-container` or `SECONDARY_STORAGE_CONTAINER`, credentials from
+ * `SECONDARY_`-prefixed variables.
+ * @throws StewardError `CONFIG_INVALID` when there is no primary store, the secondary has no
+ *   container or resolves to the primary store itself, or a value is invalid (naming the `--secondary-*` flag)
+ */
+export function resolveSecondary(flags: ServeFlags, primary: StoreConfig | null, env: NodeJS.ProcessEnv): ServeSecondaryOptions | null {
+  if (!flags['secondary-backup-sync-enabled']) return null
+  if (!primary) throw new StewardError('CONFIG_INVALID', 'config', '--secondary-backup-sync-enabled needs a primary store (--storage-provider or --store): the secondary is synced from it')
+  const store = resolvePrefixedStore(flags, 'secondary', 'SECONDARY_', primary, env)
+  if (!store.container) {
+    throw new StewardError('CONFIG_INVALID', 'config', 'secondary store: no container; set --secondary-store-container or SECONDARY_STORAGE_CONTAINER (or --secondary-store with a URL)')
+  }
+  const same = (c: StoreConfig) => [c.provider, c.container, c.prefix, c.endpointOverride ?? ''].join('\u0000')
+  if (same(store) === same(primary)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `secondary store: ${store.provider} container ${JSON.stringify(store.container)} with prefix ${JSON.stringify(store.prefix)} is the primary store itself`, {
+      hints: ['set --secondary-store-container (or SECONDARY_STORAGE_CONTAINER) and/or --secondary-storage-provider, --secondary-store-prefix'],
+    })
+  }
+  const periodSeconds = parseDuration(flags['secondary-backup-sync-period'] ?? SERVE_DEFAULTS.secondaryBackupSyncPeriod, '--secondary-backup-sync-period')
+  if (!(periodSeconds > 0)) throw new StewardError('CONFIG_INVALID', 'config', `--secondary-backup-sync-period: must be positive, got ${periodSeconds}s`)
+  return { store, periodSeconds }
 }
 
 /** Warnings for given flags that steward accepts and ignores. */

@@ -10,6 +10,7 @@ import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
 import { metricsComponent } from './metrics/index.ts'
+import { secondarySyncComponent } from './secondary-sync/index.ts'
 import { profilingComponent } from './profiling/index.ts'
 import { snapshotterComponent } from './snapshotter/index.ts'
 
@@ -20,5 +21,6 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   initializerComponent,
   snapshotterComponent,
   garbageCollectorComponent,
+  secondarySyncComponent,
   profilingComponent,
 ]
