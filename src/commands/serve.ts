@@ -12,7 +12,8 @@ export default class Serve extends StewardCommand {
   static override description = `Serves etcd-backup-restore's HTTP API (/initialization/*, /config, /snapshot/*,
 /healthz, /metrics) for etcd-wrapper and etcd-druid, initializes (validates and restores) the
 data dir when the wrapper asks, and while this member leads takes full snapshots on --schedule
-and deltas every --delta-snapshot-period. Accepts etcdbrctl server's flags (also as
+and deltas every --delta-snapshot-period, collects old backups every --garbage-collection-period
+and, with --secondary-backup-sync-enabled, copies them to a second store. Accepts etcdbrctl server's flags (also as
 \`steward server\`). Runs until SIGTERM/SIGINT, then stops gracefully and exits 0.
 See docs/serve.md.`
   static override examples = [

@@ -7,9 +7,29 @@ import type { CompressionPolicy } from '../compression/index.ts'
 import type { EtcdConnectionConfig } from '../etcd/config.ts'
 import type { StoreConfig } from '../snapstore/config.ts'
 import type { TempEtcdLimits } from '../restore/temp-etcd.ts'
+import type { GcPolicy } from '../gc/plan.ts'
 
 /** Default path of druid's ConfigMap file inside the sidecar; `ETCD_CONF` overrides it. */
 export const DEFAULT_ETCD_CONF = '/var/etcd/config/etcd.conf.yaml'
+
+/** Garbage collection in `serve` (docs/gc.md "In steward serve"). */
+export interface ServeGcOptions {
+  readonly policy: GcPolicy
+  /** Seconds between runs; ≤ 1 disables the garbage collector (as etcdbrctl). */
+  readonly periodSeconds: number
+  /** `LimitBased`: full snapshots to keep (≥ 1 then). */
+  readonly maxBackups: number
+  /** Deltas of older backups created within this many seconds are kept. */
+  readonly deltaRetentionSeconds: number
+}
+
+/** Dual-site backup sync (`--secondary-backup-sync-enabled`; docs/serve.md "Secondary store"). */
+export interface ServeSecondaryOptions {
+  /** The secondary store (`--secondary-*` flags, `SECONDARY_` environment). */
+  readonly store: StoreConfig
+  /** Seconds between syncs (`--secondary-backup-sync-period`, default 1h); a sync also runs on becoming leader. */
+  readonly periodSeconds: number
+}
 
 export interface ServeOptions {
   /** HTTP(S) listen port (`--server-port`, default 8080); 0 picks a free port (tests). */
@@ -51,8 +71,13 @@ export interface ServeOptions {
   /** Limits of the temporary etcd that replays deltas during a restore. */
   readonly restoreLimits: TempEtcdLimits
   readonly skipHashCheck: boolean
-  /** Settings other components (GC, defragmentation) read. */
-  readonly garbageCollection: { readonly policy: string; readonly periodSeconds: number; readonly maxBackups: number; readonly deltaRetentionSeconds: number }
+  /**
+   * The garbage collector's settings (`--garbage-collection-policy`, `--garbage-collection-period`,
+   * `--max-backups`, `--delta-snapshot-retention-period`); a period of 1 s or less disables it.
+   */
+  readonly garbageCollection: ServeGcOptions
+  /** `null` unless `--secondary-backup-sync-enabled`. */
+  readonly secondary: ServeSecondaryOptions | null
   readonly defragmentationSchedule: string
   readonly defragTimeoutSeconds: number
 }

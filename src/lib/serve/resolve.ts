@@ -4,15 +4,20 @@
  * any error.
  */
 import type { ConfigFile } from '../config/file.ts'
+import { resolvePrefixedStore, type PrefixedStoreFlags } from '../config/prefixed-store.ts'
 import { parseDuration } from '../config/duration.ts'
 import { resolveCompression, resolveEtcdConnection, resolveStore, splitList, type CompressionFlags, type EtcdFlags, type StoreFlags } from '../config/resolve.ts'
 import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../delta/snapshotter.ts'
 import { StewardError } from '../errors.ts'
 import { TEMP_ETCD_DEFAULTS } from '../restore/temp-etcd.ts'
-import { DEFAULT_ETCD_CONF, type ServeOptions } from './options.ts'
+import { GC_POLICIES, type GcPolicy } from '../gc/plan.ts'
+import type { StoreConfig } from '../snapstore/config.ts'
+import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions, type ServeSecondaryOptions } from './options.ts'
 import { parseCron } from './scheduler.ts'
 
-export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags {
+export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, PrefixedStoreFlags<'secondary'> {
+  'secondary-backup-sync-enabled'?: boolean | undefined
+  'secondary-backup-sync-period'?: string | undefined
   'service-endpoints'?: string[] | undefined
   'etcd-defrag-timeout'?: string | undefined
   'server-port'?: number | undefined
@@ -55,6 +60,7 @@ export const SERVE_DEFAULTS = {
   garbageCollectionPeriod: '1m',
   garbageCollectionPolicy: 'Exponential',
   maxBackups: 7,
+  secondaryBackupSyncPeriod: '1h',
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
@@ -73,6 +79,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
   parseCron(defragmentationSchedule, '--defragmentation-schedule')
   const etcd = resolveEtcdConnection(flags, file)
   const memoryLimit = flags['delta-snapshot-memory-limit']
+  const store = hasStore ? resolveStore(flags, file, env) : null
   return {
     serverPort: flags['server-port'] ?? SERVE_DEFAULTS.serverPort,
     serverHost: env['STEWARD_SERVER_HOST'] || '0.0.0.0',
@@ -85,7 +92,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     dataDir: flags['data-dir'] ?? file.restore?.dataDir ?? 'default.etcd',
     etcd: flags['etcd-defrag-timeout'] ? { ...etcd, defragTimeoutSeconds: parseDuration(flags['etcd-defrag-timeout'], '--etcd-defrag-timeout') } : etcd,
     serviceEndpoints: splitList(flags['service-endpoints'] ?? []),
-    store: hasStore ? resolveStore(flags, file, env) : null,
+    store,
     compression: resolveCompression(flags, file),
     fullSnapshotSchedule: schedule,
     deltaSnapshotPeriodSeconds: parseDuration(flags['delta-snapshot-period'] ?? SERVE_DEFAULTS.deltaSnapshotPeriod, '--delta-snapshot-period'),
@@ -107,15 +114,60 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
       maxTxnOps: flags['max-txn-ops'] ?? TEMP_ETCD_DEFAULTS.maxTxnOps,
     },
     skipHashCheck: flags['skip-hash-check'] ?? false,
-    garbageCollection: {
-      policy: flags['garbage-collection-policy'] ?? SERVE_DEFAULTS.garbageCollectionPolicy,
-      periodSeconds: parseDuration(flags['garbage-collection-period'] ?? SERVE_DEFAULTS.garbageCollectionPeriod, '--garbage-collection-period'),
-      maxBackups: flags['max-backups'] ?? SERVE_DEFAULTS.maxBackups,
-      deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
-    },
+    garbageCollection: resolveServeGc(flags),
+    secondary: resolveSecondary(flags, store, env),
     defragmentationSchedule,
     defragTimeoutSeconds: etcd.defragTimeoutSeconds,
   }
+}
+
+/**
+ * The garbage collector's settings, checked as etcdbrctl checks them at start-up: the policy is
+ * `Exponential` or `LimitBased` (case-sensitive); `LimitBased` needs `--max-backups` ≥ 1.
+ * @throws StewardError `CONFIG_INVALID` naming the flag
+ */
+export function resolveServeGc(flags: ServeFlags): ServeGcOptions {
+  const policy = flags['garbage-collection-policy'] ?? SERVE_DEFAULTS.garbageCollectionPolicy
+  if (!(GC_POLICIES as readonly string[]).includes(policy)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--garbage-collection-policy: ${JSON.stringify(policy)} is not a policy; use ${GC_POLICIES.join(' or ')}`)
+  }
+  const maxBackups = flags['max-backups'] ?? SERVE_DEFAULTS.maxBackups
+  if (policy === 'LimitBased' && !(maxBackups >= 1)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `--max-backups: must be at least 1 with --garbage-collection-policy LimitBased, got ${maxBackups}`)
+  }
+  return {
+    policy: policy as GcPolicy,
+    periodSeconds: parseDuration(flags['garbage-collection-period'] ?? SERVE_DEFAULTS.garbageCollectionPeriod, '--garbage-collection-period'),
+    maxBackups,
+    deltaRetentionSeconds: parseDuration(flags['delta-snapshot-retention-period'] ?? '0s', '--delta-snapshot-retention-period'),
+  }
+}
+
+/**
+ * The secondary store of the dual-site sync, or `null` when `--secondary-backup-sync-enabled` is
+ * off. Completed as etcd-backup-restore completes it (`resolvePrefixedStore`): provider, prefix
+ * and temp dir default to the primary store's, the container comes from
+ * `--secondary-store-container` or `SECONDARY_STORAGE_CONTAINER`, credentials from
+ * `SECONDARY_`-prefixed variables.
+ * @throws StewardError `CONFIG_INVALID` when there is no primary store, the secondary has no
+ *   container or resolves to the primary store itself, or a value is invalid (naming the `--secondary-*` flag)
+ */
+export function resolveSecondary(flags: ServeFlags, primary: StoreConfig | null, env: NodeJS.ProcessEnv): ServeSecondaryOptions | null {
+  if (!flags['secondary-backup-sync-enabled']) return null
+  if (!primary) throw new StewardError('CONFIG_INVALID', 'config', '--secondary-backup-sync-enabled needs a primary store (--storage-provider or --store): the secondary is synced from it')
+  const store = resolvePrefixedStore(flags, 'secondary', 'SECONDARY_', primary, env)
+  if (!store.container) {
+    throw new StewardError('CONFIG_INVALID', 'config', 'secondary store: no container; set --secondary-store-container or SECONDARY_STORAGE_CONTAINER (or --secondary-store with a URL)')
+  }
+  const same = (c: StoreConfig) => [c.provider, c.container, c.prefix, c.endpointOverride ?? ''].join('\u0000')
+  if (same(store) === same(primary)) {
+    throw new StewardError('CONFIG_INVALID', 'config', `secondary store: ${store.provider} container ${JSON.stringify(store.container)} with prefix ${JSON.stringify(store.prefix)} is the primary store itself`, {
+      hints: ['set --secondary-store-container (or SECONDARY_STORAGE_CONTAINER) and/or --secondary-storage-provider, --secondary-store-prefix'],
+    })
+  }
+  const periodSeconds = parseDuration(flags['secondary-backup-sync-period'] ?? SERVE_DEFAULTS.secondaryBackupSyncPeriod, '--secondary-backup-sync-period')
+  if (!(periodSeconds > 0)) throw new StewardError('CONFIG_INVALID', 'config', `--secondary-backup-sync-period: must be positive, got ${periodSeconds}s`)
+  return { store, periodSeconds }
 }
 
 /** Warnings for given flags that steward accepts and ignores. */

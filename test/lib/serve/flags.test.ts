@@ -95,9 +95,14 @@ test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's 
   assert.is(options.podName, 'etcd-main-0')
   assert.is(options.etcdConfigPath, '/var/etcd/config/etcd.conf.yaml')
   const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
-  for (const name of ['use-etcd-wrapper', 'enable-snapshot-lease-renewal', 'k8s-heartbeat-duration', 'restoration-temp-snapshots-dir', 'garbage-collection-policy']) {
+  for (const name of ['use-etcd-wrapper', 'enable-snapshot-lease-renewal', 'k8s-heartbeat-duration', 'restoration-temp-snapshots-dir']) {
     assert.ok(warnings.some((w) => w.startsWith(`--${name} is accepted`)), name)
   }
+  // The garbage collector acts on its flags: no warning for them.
+  for (const name of ['garbage-collection-policy', 'garbage-collection-period', 'max-backups', 'delta-snapshot-retention-period']) {
+    assert.not.ok(warnings.some((w) => w.startsWith(`--${name} `)), name)
+  }
+  assert.equal(options.garbageCollection, { policy: 'LimitBased', periodSeconds: 43200, maxBackups: 7, deltaRetentionSeconds: 0 })
 })
 
 test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty one) means no backups', async () => {

@@ -1,14 +1,16 @@
 /**
  * The component registry of `steward serve`, in start order (stopped in reverse). Adding a
  * component = one folder under `components/` exporting a {@link ComponentDefinition}, plus one
- * line here. The garbage collector and the defragmenter register here once their operations
- * exist (they read `options.garbageCollection`, `options.defragmentationSchedule`).
+ * line here. The defragmenter registers here once its operation exists (it reads
+ * `options.defragmentationSchedule`).
  */
 import type { ComponentDefinition } from '../component.ts'
+import { garbageCollectorComponent } from './garbage-collector/index.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
 import { metricsComponent } from './metrics/index.ts'
+import { secondarySyncComponent } from './secondary-sync/index.ts'
 import { profilingComponent } from './profiling/index.ts'
 import { snapshotterComponent } from './snapshotter/index.ts'
 
@@ -18,5 +20,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   etcdConfigComponent,
   initializerComponent,
   snapshotterComponent,
+  garbageCollectorComponent,
+  secondarySyncComponent,
   profilingComponent,
 ]
