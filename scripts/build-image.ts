@@ -11,6 +11,7 @@
  *   /usr/local/bin/steward        → /opt/steward/bin/run.js, the ENTRYPOINT
  *   /usr/local/bin/etcd{,ctl,utl} etcd 3.5 from .tools/etcd/bin (Debian trixie)
  *   /usr/bin/env                  for run.js's `#!/usr/bin/env -S node …` shebang (coreutils)
+ *   /usr/bin/sh (/bin → usr/bin)   dash, for the temporary etcd's watchdog during a delta restore
  *   /usr/lib/x86_64-linux-gnu     exactly the shared libraries the binaries above load, found
  *                                 with trixie's own dynamic loader (`ld.so --list`)
  *   /etc/ssl/certs, /usr/share/zoneinfo, /etc/passwd (nonroot = 65532), writable /tmp and
@@ -134,8 +135,13 @@ function stageRootfs(): void {
   mkdirSync(join(STAGE, 'usr', 'bin'), { recursive: true })
   copyFileSync(join(DEBROOT, 'usr', 'bin', 'env'), join(STAGE, 'usr', 'bin', 'env'))
   chmodSync(join(STAGE, 'usr', 'bin', 'env'), 0o755)
+  // /bin/sh (dash): restore starts its temporary etcd under a small sh watchdog that kills etcd
+  // when steward dies (src/lib/restore/temp-etcd.ts); nothing else in the image uses a shell.
+  copyFileSync(join(DEBROOT, 'usr', 'bin', 'dash'), join(STAGE, 'usr', 'bin', 'sh'))
+  chmodSync(join(STAGE, 'usr', 'bin', 'sh'), 0o755)
+  symlinkSync('usr/bin', join(STAGE, 'bin'))
 
-  const elves = [join(bin, 'node'), ...ETCD_TOOLS.map((tool) => join(bin, tool)), join(STAGE, 'usr', 'bin', 'env'), ...listFiles(join(app, 'node_modules')).filter((file) => file.endsWith('.node'))]
+  const elves = [join(bin, 'node'), ...ETCD_TOOLS.map((tool) => join(bin, tool)), join(STAGE, 'usr', 'bin', 'env'), join(STAGE, 'usr', 'bin', 'sh'), ...listFiles(join(app, 'node_modules')).filter((file) => file.endsWith('.node'))]
   stageSharedLibraries(elves)
   stageSystemFiles()
   stageLicences()

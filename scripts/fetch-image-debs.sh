@@ -18,7 +18,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
 image="$tools/image"
 debroot="$image/debroot"
-packages=(libc6 libstdc++6 libgcc-s1 coreutils ca-certificates tzdata etcd-server etcd-client)
+packages=(libc6 libstdc++6 libgcc-s1 coreutils dash ca-certificates tzdata etcd-server etcd-client)
 
 if [ -f "$debroot/.complete" ] && [ "$(cat "$debroot/.complete")" = "${packages[*]}" ]; then
   exit 0
