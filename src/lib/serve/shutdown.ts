@@ -4,24 +4,13 @@
  * (grace period, then abort) ends the run.
  */
 import type { Logger } from 'pino'
+import { abortOnSignals } from '../cli/signals.ts'
 
 export function shutdownOnSignals(logger: Logger): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController()
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      logger.warn({ component: 'runtime', signal: name }, `${name} again: already stopping`)
-      return
-    }
-    logger.info({ component: 'runtime', signal: name }, `${name}: stopping gracefully`)
-    controller.abort()
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
+  return abortOnSignals({
+    onSignal(name, repeated) {
+      if (repeated) logger.warn({ component: 'runtime', signal: name }, `${name} again: already stopping`)
+      else logger.info({ component: 'runtime', signal: name }, `${name}: stopping gracefully`)
     },
-  }
+  })
 }
