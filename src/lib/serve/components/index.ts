@@ -8,8 +8,10 @@ import type { ComponentDefinition } from '../component.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
+import { memberLeaseComponent } from './member-lease/index.ts'
 import { metricsComponent } from './metrics/index.ts'
 import { profilingComponent } from './profiling/index.ts'
+import { snapshotLeasesComponent } from './snapshot-leases/index.ts'
 import { snapshotterComponent } from './snapshotter/index.ts'
 
 export const COMPONENTS: readonly ComponentDefinition[] = [
@@ -18,5 +20,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   etcdConfigComponent,
   initializerComponent,
   snapshotterComponent,
+  snapshotLeasesComponent,
+  memberLeaseComponent,
   profilingComponent,
 ]
