@@ -5,6 +5,18 @@ import { abortOnSignals } from '../lib/cli/signals.ts'
 import { parseDuration } from '../lib/config/duration.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { compactStore, type CompactResult } from '../lib/compact/compact.ts'
+import { messageOf, StewardError } from '../lib/errors.ts'
+import { parseSnapshotKey } from '../lib/snapshot/name.ts'
+
+/** Sets the full-snapshot lease to the compacted snapshot (loads the Kubernetes client only here). */
+async function updateCompactedFullLease(kubeconfig: string | undefined, leaseName: string, result: CompactResult) {
+  const { connectLeaseApi } = await import('../lib/k8s/leases.ts')
+  const { updateFullSnapshotLease } = await import('../lib/k8s/snapshot-leases.ts')
+  const ref = parseSnapshotKey(result.key)
+  if (!ref) throw new StewardError('INTERNAL', 'compact', `cannot parse the compacted snapshot's key ${result.key}`)
+  const api = await connectLeaseApi({ kubeconfig, namespace: process.env['POD_NAMESPACE'] })
+  return updateFullSnapshotLease(api, leaseName, { revision: result.revision, createdOn: ref.createdOn })
+}
 
 const IGNORED = 'Accepted for etcd-backup-restore compatibility; not used.'
 
@@ -14,9 +26,10 @@ export default class Compact extends StewardCommand {
 last revision R, defragments, and uploads Full-00000000-<R>-<now> to the same store, with the
 compression of the newest object and the base's .final marker. The old set stays until gc.
 If the upload fails, no new snapshot is listed and the old set is untouched. --data-dir is
-removed afterwards. Updating druid's full-snapshot lease is not implemented yet: with
---enable-snapshot-lease-renewal a warning says so and the exit code stays 0 (as a failed
-lease update in etcd-backup-restore). See docs/compact.md.`
+removed afterwards. With --enable-snapshot-lease-renewal the full-snapshot lease (in
+POD_NAMESPACE) is set to the new snapshot's revision and creation time, never lowered; a failed
+lease update is a warning and the exit code stays 0, as in etcd-backup-restore. See
+docs/compact.md and docs/kubernetes.md.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> --store file:///var/backups/etcd-main --data-dir /tmp/compaction.etcd',
     '<%= config.bin %> <%= command.id %> --data-dir=/var/etcd/data/compaction.etcd --storage-provider=S3 --store-container=backups --store-prefix=etcd-main',
@@ -34,9 +47,10 @@ lease update in etcd-backup-restore). See docs/compact.md.`
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]' }),
     'restoration-temp-snapshots-dir': Flags.string({ summary: `${IGNORED} Deltas are spooled beside --data-dir.` }),
     'metrics-scrape-wait-duration': Flags.string({ summary: 'Wait this long after the upload before exiting (Go duration). [default: 0s]' }),
-    'enable-snapshot-lease-renewal': Flags.boolean({ summary: 'Update druid\'s full-snapshot lease: NOT IMPLEMENTED YET (warns, exit stays 0).', allowNo: true }),
-    'full-snapshot-lease-name': Flags.string({ summary: 'Full-snapshot lease name (see --enable-snapshot-lease-renewal).' }),
-    'delta-snapshot-lease-name': Flags.string({ summary: 'Delta-snapshot lease name (see --enable-snapshot-lease-renewal).' }),
+    'enable-snapshot-lease-renewal': Flags.boolean({ summary: 'Set druid\'s full-snapshot lease to the compacted snapshot (a failure warns; exit stays 0).', allowNo: true }),
+    'full-snapshot-lease-name': Flags.string({ summary: 'Full-snapshot lease name (see --enable-snapshot-lease-renewal). [default: full-snapshot-revisions]' }),
+    'delta-snapshot-lease-name': Flags.string({ summary: 'Delta-snapshot lease name (accepted; compaction does not change the delta lease).' }),
+    kubeconfig: Flags.string({ summary: 'Kubernetes client configuration; else KUBECONFIG, the in-cluster service account, ~/.kube/config.' }),
     'max-fetchers': Flags.integer({ summary: IGNORED }),
     'max-call-send-message-size': Flags.integer({ summary: IGNORED }),
     'auto-compaction-mode': Flags.string({ summary: IGNORED }),
@@ -74,7 +88,13 @@ lease update in etcd-backup-restore). See docs/compact.md.`
     })
     for (const warning of result.warnings) this.warn(warning)
     if (flags['enable-snapshot-lease-renewal']) {
-      this.warn(`--enable-snapshot-lease-renewal: updating the full-snapshot lease${flags['full-snapshot-lease-name'] ? ` ${flags['full-snapshot-lease-name']}` : ''} is not implemented yet; the lease was not updated (exit stays 0, as for a failed lease update in etcd-backup-restore)`)
+      const leaseName = flags['full-snapshot-lease-name'] || 'full-snapshot-revisions'
+      try {
+        const lease = await updateCompactedFullLease(flags.kubeconfig, leaseName, result)
+        this.logToStderr(`Full-snapshot lease ${leaseName}: ${lease.outcome} at revision ${lease.holderIdentity}`)
+      } catch (error) {
+        this.warn(`--enable-snapshot-lease-renewal: the full-snapshot lease ${leaseName} was not updated (exit stays 0, as for a failed lease update in etcd-backup-restore): ${messageOf(error)}`)
+      }
     }
     this.log(`Compacted ${result.base} + ${result.deltasFolded} delta(s) into ${result.snapshot} (revision ${result.revision}, database ${result.dbSizeBeforeBytes} → ${result.dbSizeAfterBytes} bytes, ${result.durationSeconds.toFixed(1)}s)`)
     if (scrapeWaitSeconds > 0) await new Promise((resolve) => setTimeout(resolve, scrapeWaitSeconds * 1000))

@@ -65,6 +65,16 @@ export const ERROR_CODES = {
   MAINTENANCE_LOCK_FAILED: { exit: 63, http: 503 },
   /** An alarm was found that steward reports and never acts on (CORRUPT), or a NOSPACE alarm could not be cleared. */
   ALARM_ACTIVE: { exit: 64, http: 503 },
+  /** The Kubernetes API refused a verb on a resource (HTTP 403: the service account's Role lacks it). */
+  K8S_FORBIDDEN: { exit: 85, http: 502 },
+  /** A Kubernetes object steward must not create (a lease druid pre-creates) does not exist (HTTP 404). */
+  K8S_NOT_FOUND: { exit: 86, http: 502 },
+  /** A Kubernetes write kept conflicting with concurrent writers (HTTP 409) after its retries. */
+  K8S_CONFLICT: { exit: 87, http: 502 },
+  /** The Kubernetes API failed a request otherwise (unreachable, 401, 4xx/5xx, timeout). */
+  K8S_REQUEST_FAILED: { exit: 88, http: 502 },
+  /** No usable Kubernetes client configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster service account). */
+  K8S_CONFIG_INVALID: { exit: 89, http: 500 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -7,6 +7,7 @@
 import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import { stripVTControlCharacters } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { compactStore } from '../../src/lib/compact/compact.ts'
@@ -16,7 +17,9 @@ import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { runSteward } from '../harness/cli.ts'
 import { dumpEtcd, type EtcdDump } from '../harness/data.ts'
 import { startEtcdCluster } from '../harness/etcd.ts'
+import { startKubeApiServer } from '../harness/kube-apiserver.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
+import { makeTlsMaterial } from '../harness/tls.ts'
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'etcdbr-v2')
 const test = suite('steward compact and gc (real etcd, etcdbrctl fixtures)')
@@ -34,6 +37,9 @@ async function copySet(set: string): Promise<{ root: string; v2: string }> {
   await cp(join(FIXTURES, set), root, { recursive: true })
   return { root, v2: join(root, 'etcd-main', 'v2') }
 }
+
+/** oclif's warnings wrapped to the terminal width, as one line. */
+const unwrap = (stderr: string) => stripVTControlCharacters(stderr).replace(/\s*\n\s*›\s*/g, ' ')
 
 /** Restores a store with the CLI and dumps the result through a real etcd. */
 async function restoreAndDump(root: string, label: string): Promise<EtcdDump> {
@@ -105,8 +111,34 @@ test('druid\'s compaction-Job argument list parses verbatim; the lease flag warn
   assert.match(empty.stderr, /no base snapshot found/)
   const real = await runSteward(druidArgs(join(tmp, 'druid.etcd')), { env: { HOME: tmp } })
   assert.is(real.code, 0, real.stderr)
-  assert.match(real.stderr, /lease[\s\S]*not implemented yet/)
+  assert.match(unwrap(real.stderr), /full-snapshot lease etcd-main-full-snap was not updated \(exit stays 0[\s\S]*no usable Kubernetes client configuration/)
   assert.match(real.stdout, /Compacted Full-00000000-00000022-\d+\.gz \+ 4 delta\(s\) into Full-00000000-00000105-/)
+})
+
+test('--enable-snapshot-lease-renewal sets the full-snapshot lease to the compacted snapshot (Kubernetes API test server)', async () => {
+  const { root } = await copySet('gzip')
+  const tls = await makeTlsMaterial(join(tmp, 'kube-tls'))
+  await writeFile(join(tmp, 'kube-token'), 'compact-token')
+  const server = await startKubeApiServer({ tokenFile: join(tmp, 'kube-token'), certFile: tls.certFile, keyFile: tls.keyFile })
+  try {
+    server.createLease('shoot--c', 'etcd-main-full-snap')
+    const kubeconfig = join(tmp, 'kubeconfig')
+    await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: compact-token}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`)
+    const args = ['compact', '--store', `file://${root}`, '--store-prefix', 'etcd-main', '--data-dir', join(tmp, 'lease.etcd'), '--enable-snapshot-lease-renewal=true', '--full-snapshot-lease-name=etcd-main-full-snap', '--json']
+    const result = await runSteward(args, { env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: 'shoot--c', HOME: tmp } })
+    assert.is(result.code, 0, result.stderr)
+    const report = result.json as { snapshot: string; revision: number }
+    const lease = server.lease('shoot--c', 'etcd-main-full-snap')!
+    assert.is(lease.spec.holderIdentity, String(report.revision))
+    const createdSeconds = Number(/-(\d+)\.gz$/.exec(report.snapshot)![1])
+    assert.is(lease.spec.renewTime, `${new Date(createdSeconds * 1000).toISOString().slice(0, 19)}.000000Z`)
+    // A lease that is missing (druid did not create it) is a warning; the exit code stays 0.
+    const missing = await runSteward(args.slice(0, -1).map((a) => (a.endsWith('lease.etcd') ? join(tmp, 'lease2.etcd') : a.replace('etcd-main-full-snap', 'absent'))), { env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: 'shoot--c', HOME: tmp } })
+    assert.is(missing.code, 0, missing.stderr)
+    assert.match(unwrap(missing.stderr), /full-snapshot lease absent was not updated[\s\S]*cannot get lease shoot--c\/absent[\s\S]*not found/)
+  } finally {
+    await server.close()
+  }
 })
 
 test('a compaction whose upload fails lists no new full snapshot and leaves the old set untouched', async () => {

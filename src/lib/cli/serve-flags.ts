@@ -14,6 +14,7 @@ const LE = 'LEADER ELECTION'
 const RS = 'RESTORATION'
 const SEC = 'SECONDARY STORE'
 const COMPAT = 'COMPATIBILITY (accepted, ignored)'
+const K8S = 'KUBERNETES'
 
 const ignoredString = (summary: string) => Flags.string({ summary, helpGroup: COMPAT })
 const ignoredBoolean = (summary: string) => Flags.boolean({ summary, allowNo: true, helpGroup: COMPAT })
@@ -49,6 +50,12 @@ export const serveFlags = {
   'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: RS }),
   'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]', helpGroup: RS }),
   'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]', helpGroup: RS }),
+  'enable-snapshot-lease-renewal': Flags.boolean({ summary: 'Keep druid\'s full- and delta-snapshot leases at the newest snapshot revisions (docs/kubernetes.md).', allowNo: true, helpGroup: K8S }),
+  'full-snapshot-lease-name': Flags.string({ summary: 'Name of the full-snapshot lease. [default: full-snapshot-revisions]', helpGroup: K8S }),
+  'delta-snapshot-lease-name': Flags.string({ summary: 'Name of the delta-snapshot lease. [default: delta-snapshot-revisions]', helpGroup: K8S }),
+  'enable-member-lease-renewal': Flags.boolean({ summary: 'Renew this member\'s lease (holder <member>:<cluster>:Leader|Member) every --k8s-heartbeat-duration.', allowNo: true, helpGroup: K8S }),
+  'k8s-heartbeat-duration': Flags.string({ summary: 'Period of member lease renewals (Go duration). [default: 30s]', helpGroup: K8S }),
+  kubeconfig: Flags.string({ summary: 'Kubernetes client configuration; else KUBECONFIG, the in-cluster service account, ~/.kube/config.', helpGroup: K8S }),
   // Accepted for etcdbrctl/druid compatibility; steward serve does not act on them (yet).
   'restoration-temp-snapshots-dir': ignoredString('Not used: steward restores in a work dir beside --data-dir.'),
   'max-fetchers': Flags.integer({ summary: 'Not used: steward streams deltas one at a time.', helpGroup: COMPAT }),
@@ -56,11 +63,6 @@ export const serveFlags = {
   'auto-compaction-mode': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
   'auto-compaction-retention': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
   'use-etcd-wrapper': ignoredBoolean('Not implemented yet: peer-URL updates that restart etcd-wrapper.'),
-  'enable-snapshot-lease-renewal': ignoredBoolean('Not implemented yet: snapshot leases.'),
-  'enable-member-lease-renewal': ignoredBoolean('Not implemented yet: member lease.'),
-  'k8s-heartbeat-duration': ignoredString('Not implemented yet: member lease period.'),
-  'full-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
-  'delta-snapshot-lease-name': ignoredString('Not implemented yet: snapshot leases.'),
   'config-file': ignoredString('etcdbrctl\'s server config file: not read; use --config.'),
   'secondary-backup-sync-enabled': Flags.boolean({ summary: 'While leading, copy the primary store\'s backups to a secondary store on becoming leader and every --secondary-backup-sync-period, and collect the secondary\'s garbage.', allowNo: true, helpGroup: SEC }),
   'secondary-backup-sync-period': Flags.string({ summary: 'How often the secondary store is synced (Go duration). [default: 1h]', helpGroup: SEC }),
@@ -87,11 +89,6 @@ export const IGNORED_SERVE_FLAGS: Readonly<Record<string, string>> = {
   'auto-compaction-mode': 'the temporary etcd of a restore does not compact',
   'auto-compaction-retention': 'the temporary etcd of a restore does not compact',
   'use-etcd-wrapper': 'peer-URL updates (MemberUpdate + etcd-wrapper restart) are not implemented yet',
-  'enable-snapshot-lease-renewal': 'snapshot leases are not implemented yet',
-  'enable-member-lease-renewal': 'the member lease is not implemented yet',
-  'k8s-heartbeat-duration': 'the member lease is not implemented yet',
-  'full-snapshot-lease-name': 'snapshot leases are not implemented yet',
-  'delta-snapshot-lease-name': 'snapshot leases are not implemented yet',
   'config-file': 'etcdbrctl server config files are not read; use --config',
   'experimental-fail-below-revision': 'obsolete flag of etcd-backup-restore v0.41',
   'enable-etcd-member-gc': 'obsolete flag of etcd-backup-restore v0.41',

@@ -36,6 +36,8 @@ export interface MemberStatus {
   readonly endpoint: string
   /** Member ID, decimal string (IDs exceed 2^53). */
   readonly memberId: string
+  /** Cluster ID, decimal string (from the response header). */
+  readonly clusterId: string
   /** Leader's member ID, decimal string; `'0'` when there is no leader. */
   readonly leaderId: string
   readonly version: string
@@ -130,6 +132,7 @@ export class EtcdClient {
       return {
         endpoint,
         memberId: String(s.header.member_id),
+        clusterId: String(s.header.cluster_id),
         leaderId: String(s.leader),
         version: s.version,
         dbSizeBytes: Number(s.dbSize),

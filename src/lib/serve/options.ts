@@ -80,4 +80,10 @@ export interface ServeOptions {
   readonly secondary: ServeSecondaryOptions | null
   readonly defragmentationSchedule: string
   readonly defragTimeoutSeconds: number
+  /** `--kubeconfig`; else `KUBECONFIG`, the in-cluster service account, `~/.kube/config` (docs/kubernetes.md). */
+  readonly kubeconfig: string | undefined
+  /** `--enable-snapshot-lease-renewal` with the lease names; `null` when off. */
+  readonly snapshotLeases: { readonly fullLeaseName: string; readonly deltaLeaseName: string } | null
+  /** `--enable-member-lease-renewal` with `--k8s-heartbeat-duration` (seconds); `null` when off. */
+  readonly memberLease: { readonly heartbeatSeconds: number } | null
 }

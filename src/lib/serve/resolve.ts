@@ -43,6 +43,12 @@ export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, Pre
   'embedded-etcd-quota-bytes'?: number | undefined
   'max-request-bytes'?: number | undefined
   'max-txn-ops'?: number | undefined
+  kubeconfig?: string | undefined
+  'enable-snapshot-lease-renewal'?: boolean | undefined
+  'full-snapshot-lease-name'?: string | undefined
+  'delta-snapshot-lease-name'?: string | undefined
+  'enable-member-lease-renewal'?: boolean | undefined
+  'k8s-heartbeat-duration'?: string | undefined
 }
 
 /** etcdbrctl server defaults (docs/serve.md). */
@@ -61,11 +67,20 @@ export const SERVE_DEFAULTS = {
   garbageCollectionPolicy: 'Exponential',
   maxBackups: 7,
   secondaryBackupSyncPeriod: '1h',
+  fullSnapshotLeaseName: 'full-snapshot-revisions',
+  deltaSnapshotLeaseName: 'delta-snapshot-revisions',
+  k8sHeartbeat: '30s',
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
   if (seconds > 1) return seconds
   throw new StewardError('CONFIG_INVALID', 'config', `${flag}: must be longer than 1s, got ${seconds}s`)
+}
+
+function positiveSeconds(text: string, flag: string): number {
+  const seconds = parseDuration(text, flag)
+  if (seconds > 0) return seconds
+  throw new StewardError('CONFIG_INVALID', 'config', `${flag}: must be positive, got ${text}`)
 }
 
 /** @throws StewardError `CONFIG_INVALID` naming the flag */
@@ -118,6 +133,14 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     secondary: resolveSecondary(flags, store, env),
     defragmentationSchedule,
     defragTimeoutSeconds: etcd.defragTimeoutSeconds,
+    kubeconfig: flags.kubeconfig || undefined,
+    snapshotLeases: flags['enable-snapshot-lease-renewal']
+      ? {
+          fullLeaseName: flags['full-snapshot-lease-name'] || SERVE_DEFAULTS.fullSnapshotLeaseName,
+          deltaLeaseName: flags['delta-snapshot-lease-name'] || SERVE_DEFAULTS.deltaSnapshotLeaseName,
+        }
+      : null,
+    memberLease: flags['enable-member-lease-renewal'] ? { heartbeatSeconds: positiveSeconds(flags['k8s-heartbeat-duration'] ?? SERVE_DEFAULTS.k8sHeartbeat, '--k8s-heartbeat-duration') } : null,
   }
 }
 

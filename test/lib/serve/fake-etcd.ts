@@ -15,7 +15,7 @@ export class FakeEtcd implements ServeEtcd {
   async status(endpoint: string): Promise<MemberStatus> {
     this.statusCalls += 1
     if (this.down) throw this.down
-    return { endpoint, memberId: this.memberId, leaderId: this.leaderId, version: '3.5.0', dbSizeBytes: 1, dbSizeInUseBytes: 1, revision: 1, raftIndex: 1, isLearner: this.isLearner, errors: [] }
+    return { endpoint, memberId: this.memberId, clusterId: '42', leaderId: this.leaderId, version: '3.5.0', dbSizeBytes: 1, dbSizeInUseBytes: 1, revision: 1, raftIndex: 1, isLearner: this.isLearner, errors: [] }
   }
 
   async members(): Promise<ClusterMember[]> {

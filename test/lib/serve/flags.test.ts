@@ -95,14 +95,16 @@ test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's 
   assert.is(options.podName, 'etcd-main-0')
   assert.is(options.etcdConfigPath, '/var/etcd/config/etcd.conf.yaml')
   const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
-  for (const name of ['use-etcd-wrapper', 'enable-snapshot-lease-renewal', 'k8s-heartbeat-duration', 'restoration-temp-snapshots-dir']) {
+  for (const name of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir']) {
     assert.ok(warnings.some((w) => w.startsWith(`--${name} is accepted`)), name)
   }
-  // The garbage collector acts on its flags: no warning for them.
-  for (const name of ['garbage-collection-policy', 'garbage-collection-period', 'max-backups', 'delta-snapshot-retention-period']) {
-    assert.not.ok(warnings.some((w) => w.startsWith(`--${name} `)), name)
+  // The garbage collector and the lease components act on their flags: no warning for them.
+  for (const name of ['garbage-collection-policy', 'garbage-collection-period', 'max-backups', 'delta-snapshot-retention-period', 'enable-snapshot-lease-renewal', 'enable-member-lease-renewal', 'k8s-heartbeat-duration', 'full-snapshot-lease-name']) {
+    assert.not.ok(warnings.some((w) => w.startsWith(`--${name} `)), `${name} is implemented, not ignored`)
   }
   assert.equal(options.garbageCollection, { policy: 'LimitBased', periodSeconds: 43200, maxBackups: 7, deltaRetentionSeconds: 0 })
+  assert.equal(options.snapshotLeases, { fullLeaseName: 'etcd-main-full-snap', deltaLeaseName: 'etcd-main-delta-snap' })
+  assert.equal(options.memberLease, { heartbeatSeconds: 10 })
 })
 
 test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty one) means no backups', async () => {
@@ -115,6 +117,10 @@ test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty
   assert.is(options.leaderElectionTimeoutSeconds, 5)
   assert.equal(options.backoff, { multiplier: 2, attemptLimit: 6, thresholdSeconds: 128 })
   assert.is(options.dataDir, 'default.etcd')
+  assert.is(options.snapshotLeases, null)
+  assert.is(options.memberLease, null)
+  assert.equal(resolveServeOptions(await parseServe(['--enable-snapshot-lease-renewal', '--enable-member-lease-renewal']), {}, {}).snapshotLeases, { fullLeaseName: 'full-snapshot-revisions', deltaLeaseName: 'delta-snapshot-revisions' })
+  assert.equal(resolveServeOptions(await parseServe(['--enable-member-lease-renewal']), {}, {}).memberLease, { heartbeatSeconds: 30 })
   assert.is(resolveServeOptions(await parseServe(['--storage-provider=']), {}, {}).store, null)
   assert.is(resolveServeOptions(await parseServe(['--delta-snapshot-memory-limit=0']), {}, {}).deltaSnapshotMemoryLimitBytes, 10485760)
 })

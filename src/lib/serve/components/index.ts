@@ -9,9 +9,11 @@ import { garbageCollectorComponent } from './garbage-collector/index.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
+import { memberLeaseComponent } from './member-lease/index.ts'
 import { metricsComponent } from './metrics/index.ts'
 import { secondarySyncComponent } from './secondary-sync/index.ts'
 import { profilingComponent } from './profiling/index.ts'
+import { snapshotLeasesComponent } from './snapshot-leases/index.ts'
 import { snapshotterComponent } from './snapshotter/index.ts'
 
 export const COMPONENTS: readonly ComponentDefinition[] = [
@@ -22,5 +24,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   snapshotterComponent,
   garbageCollectorComponent,
   secondarySyncComponent,
+  snapshotLeasesComponent,
+  memberLeaseComponent,
   profilingComponent,
 ]

@@ -39,6 +39,7 @@ export class Snapshotter {
   readonly #ctx: ServeContext
   #term: Term | null = null
   #lastFullFailed = false
+  readonly #storedListeners = new Set<(kind: 'full' | 'delta') => void>()
 
   constructor(ctx: ServeContext) {
     this.#ctx = ctx
@@ -51,6 +52,22 @@ export class Snapshotter {
 
   get #deltasEnabled(): boolean {
     return this.#ctx.options.deltaSnapshotPeriodSeconds >= 1
+  }
+
+  /** Calls `listener` after each stored full snapshot or delta (the snapshot leases follow them); returns an unsubscribe function. */
+  onStored(listener: (kind: 'full' | 'delta') => void): () => void {
+    this.#storedListeners.add(listener)
+    return () => this.#storedListeners.delete(listener)
+  }
+
+  #notifyStored(kind: 'full' | 'delta'): void {
+    for (const listener of this.#storedListeners) {
+      try {
+        listener(kind)
+      } catch (error) {
+        this.#fail(error, `a snapshot listener failed: ${messageOf(error)}`)
+      }
+    }
   }
 
   /** Starts a term (this member became leader). No-op when one runs. */
@@ -272,6 +289,7 @@ export class Snapshotter {
     metrics.snapshotRequired.set({ kind: 'Incr' }, 0)
     metrics.latestDeltasTotal.set(0)
     metrics.latestDeltasRevisionsTotal.set(0)
+    this.#notifyStored('full')
   }
 
   #record(event: SnapshotEvent): void {
@@ -286,6 +304,7 @@ export class Snapshotter {
       metrics.latestDeltasTotal.inc()
       metrics.latestDeltasRevisionsTotal.inc(event.snapshot.lastRevision - event.snapshot.startRevision + 1)
       logger.info({ component: NAME, key: event.snapshot.key, trigger: event.trigger }, `stored delta ${event.snapshot.key} (${event.trigger})`)
+      this.#notifyStored('delta')
     } else if (event.type === 'reconnect') {
       logger.warn({ component: NAME, endpoint: event.endpoint, fromRevision: event.fromRevision }, `watch broke (${event.error.reason}); resuming from revision ${event.fromRevision}`)
     } else if (event.type === 'catch-up-failed') {

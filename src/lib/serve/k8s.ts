@@ -1,0 +1,19 @@
+/**
+ * The one Kubernetes lease client of a `steward serve` process, created on first use (so
+ * `@kubernetes/client-node` is loaded only when a lease component runs) and shared by the
+ * lease components through {@link Services}.
+ */
+import { connectLeaseApi, type LeaseApi } from '../k8s/leases.ts'
+import type { ServeContext } from './component.ts'
+
+const SERVICE = 'k8s-lease-api'
+
+/** @throws StewardError `K8S_CONFIG_INVALID` (a rejected promise, retried on the next call) */
+export function leaseApiFor(ctx: ServeContext): Promise<LeaseApi> {
+  const existing = ctx.services.get<Promise<LeaseApi>>(SERVICE)
+  if (existing) return existing
+  const created = connectLeaseApi({ kubeconfig: ctx.options.kubeconfig, namespace: ctx.options.podNamespace })
+  ctx.services.provide(SERVICE, created)
+  created.catch(() => ctx.services.provide(SERVICE, undefined))
+  return created
+}
