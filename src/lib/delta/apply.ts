@@ -1,17 +1,35 @@
 /**
  * Replays delta events into etcd so that every revision matches the source (research notes
  * `etcd-backup-restore.md` §6.3 step 4): events are grouped by `mod_revision`, and each group
- * becomes one transaction with no compares and only puts (without lease) and single-key
- * deletes. One transaction = one new revision, so the restored store's revisions stay aligned.
+ * becomes one transaction of puts (without lease) and single-key deletes. One applied
+ * transaction = one new revision, so the restored store's revisions stay aligned.
  *
- * Order: etcd does not order concurrent RPCs, so exactly one transaction is in flight; the
- * next group is decoded while it travels (parse/commit overlap, bounded to one group).
+ * Order with many transactions in flight (docs/restore.md, "Applying deltas"): etcd does not
+ * order concurrent RPCs, so the transaction of revision r carries one compare that holds only
+ * once revision r-1 has been applied ({@link guardFor}); a transaction whose compare fails
+ * changes nothing (no revision) and is sent again once its predecessor is applied or on the
+ * wire. The lowest revision not yet applied is always sent without a compare (nothing else can
+ * apply before it), so the replay always progresses; where no sound compare exists, the sender
+ * waits until the predecessor is applied.
  */
 import { StewardError } from '../errors.ts'
+import type { TxnGuard } from '../etcd/wire/messages.ts'
 import type { DeltaEvent } from './decode.ts'
 
-/** Commits one revision group; resolves the revision etcd assigned. */
-export type CommitGroup = (group: readonly DeltaEvent[]) => Promise<number>
+/** What etcd answered to one transaction: the header's revision and whether the compare held. */
+export interface CommitResult {
+  readonly revision: number
+  readonly succeeded: boolean
+}
+
+/**
+ * Sends one revision group as one transaction, applied only if `guard` holds (always without
+ * one); resolves etcd's answer. A rejected promise (transport error, etcd error) is fatal.
+ */
+export type CommitGroup = (group: readonly DeltaEvent[], guard: TxnGuard | undefined) => Promise<CommitResult>
+
+/** Transactions kept in flight by default (a plain client gains little beyond 64, see docs/benchmarks.md). */
+export const DEFAULT_TXNS_IN_FLIGHT = 64
 
 export interface ApplyOptions {
   /** Delta object key, for messages. */
@@ -24,6 +42,8 @@ export interface ApplyOptions {
   readonly toRevision?: number | undefined
   /** Apply no revision group whose first event's time is after this (ns since the epoch). */
   readonly toTimeNanos?: bigint | undefined
+  /** Revision groups read ahead and not yet applied, at most [64]; 1 sends one transaction at a time. */
+  readonly maxInFlight?: number | undefined
 }
 
 export interface ApplyResult {
@@ -35,54 +55,186 @@ export interface ApplyResult {
   readonly lastEventTime: string | undefined
   /** A point-in-time limit was reached: later events exist and were not applied. */
   readonly stopped: boolean
+  /** Transactions sent again after their compare failed (they arrived before their predecessor). */
+  readonly resent: number
 }
 
 /** Bytes a request spends per op beyond key and value (protobuf tags and lengths, generous). */
 const OP_OVERHEAD_BYTES = 16
 
+/** One revision group between reading and being applied. */
+interface Slot {
+  readonly revision: number
+  readonly events: readonly DeltaEvent[]
+  state: 'queued' | 'inflight' | 'failed' | 'landed'
+  /** Order of the latest send, across all slots. */
+  sentSeq: number
+  /**
+   * For a group of deletes only: the key a successor's `version == 0` compare uses, and the
+   * latest earlier revision that touched it (0 when none in this replay).
+   */
+  deleteGuard?: { readonly key: Buffer; readonly lastTouch: number }
+}
+
 /**
- * Applies `events` (one delta, in order) through `commit`.
+ * The compare for the transaction of revision `revision` whose predecessor group is
+ * `previous`, given that every revision up to `applied` is known to be applied; `undefined`
+ * when no compare is needed (`revision === applied + 1`); `'wait'` when none is sound yet.
+ *
+ * - predecessor puts key k: `mod_revision(k) == revision - 1`. Before revision-1 is applied
+ *   etcd's revision, and so every key's mod_revision, is below revision-1; after it, k keeps
+ *   that mod_revision until revision itself is applied (every later transaction waits for its
+ *   own predecessor).
+ * - predecessor only deletes: `version(k) == 0` for a deleted key k. etcd records a delete only
+ *   of a key that exists, so k exists at revision-2; but it is also absent before its creation.
+ *   The compare is sound only once no revision in (applied, revision-2] touches k (then k
+ *   exists at every state from `applied` to revision-2, and is absent only after revision-1);
+ *   until then: `'wait'`.
+ */
+export function guardFor(revision: number, previous: { readonly events: readonly DeltaEvent[]; readonly deleteGuard?: { readonly key: Buffer; readonly lastTouch: number } | undefined }, applied: number): TxnGuard | undefined | 'wait' {
+  if (revision <= applied + 1) return undefined
+  const put = previous.events.find((e) => e.type === 'put')
+  if (put) return { key: put.key, modRevision: revision - 1 }
+  const guard = previous.deleteGuard
+  if (!guard || guard.lastTouch > applied) return 'wait'
+  return { key: guard.key, version: 0 }
+}
+
+/**
+ * Applies `events` (one delta, in order) through `commit`, with up to `maxInFlight` revision
+ * groups read ahead and their transactions in flight; returns once all are applied (or, on
+ * failure, once every transaction sent has been answered).
  * @throws StewardError `SNAPSHOT_CORRUPT` (revisions going backwards or skipping a number inside
  *   the delta), `CONFIG_INVALID` (a revision group exceeds `maxTxnOps` or `maxRequestBytes`:
  *   etcd could not keep revisions aligned), `TOOL_FAILED` (etcd assigned another revision than
  *   the source's, e.g. because it revoked an expired lease on its own, or rejected the txn)
  */
 export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit: CommitGroup, options: ApplyOptions): Promise<ApplyResult> {
-  let revision = options.currentRevision
+  const window = Math.max(1, options.maxInFlight ?? DEFAULT_TXNS_IN_FLIGHT)
+  let applied = options.currentRevision
   let eventsApplied = 0
   let eventsSkipped = 0
   let lastEventTime: string | undefined
   let lastSeen = 0
+  let lastRead = options.currentRevision
   let group: DeltaEvent[] = []
-  let inFlight: Promise<void> | undefined
   let stopped = false
+  let resent = 0
+  let sendSeq = 0
+  let failure: unknown
+  /** Read and not yet applied, by revision (insertion = revision order). */
+  const slots = new Map<number, Slot>()
+  /** Slots whose compare failed, waiting to be sent again. */
+  const failed = new Set<Slot>()
+  /** Latest read, not yet applied revision touching each key (latin1 of the key). */
+  const touches = new Map<string, number>()
+  /** Answers not yet received, so a failure can wait for every transaction it sent. */
+  const outstanding = new Set<Promise<void>>()
+  let nextToSend = applied + 1
+  let wake: (() => void) | undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  const fail = (error: unknown) => {
+    failure ??= error
+    notify()
+  }
 
-  const send = async (batch: DeltaEvent[]) => {
-    const expected = batch[0]!.modRevision
-    if (inFlight) await inFlight
-    if (expected !== revision + 1) {
-      throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${expected} follows ${revision}; revisions must be consecutive`, {
-        details: { key: options.objectKey, revision: expected, previous: revision },
+  const send = (slot: Slot, guard: TxnGuard | undefined) => {
+    slot.state = 'inflight'
+    const seq = ++sendSeq
+    slot.sentSeq = seq
+    const answer = commit(slot.events, guard).then(
+      (result) => onAnswer(slot, seq, result),
+      (error: unknown) =>
+        fail(new StewardError('TOOL_FAILED', 'temp-etcd', `applying revision ${slot.revision} of ${options.objectKey} failed: ${(error as Error).message}`, {
+          cause: error,
+          details: { key: options.objectKey, revision: slot.revision },
+          hints: /space exceeded/i.test(String(error)) ? ['raise --embedded-etcd-quota-bytes'] : [],
+        })),
+    )
+    const tracked = answer.finally(() => outstanding.delete(tracked))
+    outstanding.add(tracked)
+  }
+
+  const onAnswer = (slot: Slot, seq: number, result: CommitResult) => {
+    if (failure !== undefined || seq !== slot.sentSeq) return
+    if (result.succeeded) {
+      if (result.revision !== slot.revision) return fail(drift(options.objectKey, slot.revision, result.revision))
+      slot.state = 'landed'
+      while (slots.get(applied + 1)?.state === 'landed') land(slots.get(applied + 1)!)
+    } else {
+      if (result.revision >= slot.revision) return fail(drift(options.objectKey, slot.revision, result.revision))
+      slot.state = 'failed'
+      failed.add(slot)
+    }
+    pump()
+    notify()
+  }
+
+  const land = (slot: Slot) => {
+    slots.delete(slot.revision)
+    applied = slot.revision
+    eventsApplied += slot.events.length
+    lastEventTime = slot.events.at(-1)!.time ?? lastEventTime
+    for (const event of slot.events) {
+      const key = event.key.toString('latin1')
+      if (touches.get(key) === slot.revision) touches.delete(key)
+    }
+  }
+
+  /** Sends what may go now: failed transactions whose predecessor is applied or on the wire, then new ones in order. */
+  const pump = () => {
+    if (failure !== undefined) return
+    if (failed.size > 0) {
+      for (const slot of [...failed].sort((a, b) => a.revision - b.revision)) {
+        const previous = slots.get(slot.revision - 1)
+        if (previous && previous.state !== 'landed' && previous.state !== 'inflight') continue
+        const guard = guardFor(slot.revision, previous ?? { events: [] }, applied)
+        if (guard === 'wait') continue
+        failed.delete(slot)
+        resent++
+        send(slot, guard)
+      }
+    }
+    for (let slot = slots.get(nextToSend); slot; slot = slots.get(nextToSend)) {
+      const guard = guardFor(slot.revision, slots.get(slot.revision - 1) ?? { events: [] }, applied)
+      if (guard === 'wait') break
+      nextToSend++
+      send(slot, guard)
+    }
+  }
+
+  const enqueue = (batch: DeltaEvent[]) => {
+    const revision = batch[0]!.modRevision
+    if (revision !== lastRead + 1) {
+      throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${revision} follows ${lastRead}; revisions must be consecutive`, {
+        details: { key: options.objectKey, revision, previous: lastRead },
       })
     }
     checkLimits(batch, options)
-    const task = commit(batch).then(
-      (assigned) => {
-        if (assigned !== expected) throw drift(options.objectKey, expected, assigned)
-        revision = assigned
-        eventsApplied += batch.length
-        lastEventTime = batch.at(-1)!.time ?? lastEventTime
-      },
-      (error: unknown) => {
-        throw new StewardError('TOOL_FAILED', 'temp-etcd', `applying revision ${expected} of ${options.objectKey} failed: ${(error as Error).message}`, {
-          cause: error,
-          details: { key: options.objectKey, revision: expected },
-          hints: /space exceeded/i.test(String(error)) ? ['raise --embedded-etcd-quota-bytes'] : [],
-        })
-      },
-    )
-    task.catch(() => undefined)
-    inFlight = task
+    lastRead = revision
+    const slot: Slot = { revision, events: batch, state: 'queued', sentSeq: 0 }
+    if (!batch.some((e) => e.type === 'put')) {
+      // Of the deleted keys, the one least recently touched makes the earliest sound compare.
+      let best: { key: Buffer; lastTouch: number } | undefined
+      for (const event of batch) {
+        const lastTouch = touches.get(event.key.toString('latin1')) ?? 0
+        if (!best || lastTouch < best.lastTouch) best = { key: event.key, lastTouch }
+      }
+      slot.deleteGuard = best
+    }
+    for (const event of batch) touches.set(event.key.toString('latin1'), revision)
+    slots.set(revision, slot)
+    pump()
+  }
+
+  /** Resolves once fewer than `limit` groups are read and not applied, or on failure. */
+  const waitBelow = async (limit: number) => {
+    while (failure === undefined && slots.size >= limit) await new Promise<void>((resolve) => (wake = resolve))
+    if (failure !== undefined) throw failure
   }
 
   const beyondLimit = (first: DeltaEvent) =>
@@ -108,19 +260,28 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
           stopped = true
           break
         }
-        await send(batch)
+        await waitBelow(window)
+        enqueue(batch)
       }
       group.push(event)
     }
     if (!stopped && group.length > 0) {
       if (beyondLimit(group[0]!)) stopped = true
-      else await send(group)
+      else {
+        await waitBelow(window)
+        enqueue(group)
+      }
     }
-    if (inFlight) await inFlight
+    await waitBelow(1)
+  } catch (error) {
+    failure ??= error
+    throw error
   } finally {
-    if (inFlight) await inFlight.catch(() => undefined)
+    // Nothing is sent after a failure; wait for the answers of what was, so the caller reads
+    // etcd's revision only once it no longer moves.
+    while (outstanding.size > 0) await Promise.allSettled(outstanding)
   }
-  return { revision, eventsApplied, eventsSkipped, lastEventTime, stopped }
+  return { revision: applied, eventsApplied, eventsSkipped, lastEventTime, stopped, resent }
 }
 
 function checkLimits(batch: readonly DeltaEvent[], options: ApplyOptions): void {

@@ -19,7 +19,7 @@ import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
-import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
+import { applyDeltaChain, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult } from './deltas.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
 import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
 
@@ -49,6 +49,10 @@ export interface RestoreOptions {
   readonly onProgress?: (bytes: number, totalBytes: number | undefined) => void
   /** Called after each applied delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
+  /** Delta replay: transactions in flight [64] (docs/restore.md, "Applying deltas"). */
+  readonly txnsInFlight?: number
+  /** Test seam of the delta replay: see {@link DeltaChainOptions.commitThrough}. */
+  readonly commitThrough?: DeltaChainOptions['commitThrough']
   readonly signal?: AbortSignal
 }
 
@@ -245,6 +249,8 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
       allowPartial: options.allowPartial ?? false,
       signal: options.signal,
       ...(options.onDelta ? { onDelta: options.onDelta } : {}),
+      ...(options.txnsInFlight !== undefined ? { txnsInFlight: options.txnsInFlight } : {}),
+      ...(options.commitThrough ? { commitThrough: options.commitThrough } : {}),
     })
   }
   if (plan.gap && outcome.end === 'complete') outcome = { ...outcome, end: 'partial', failure: { object: plan.gap.before.key, code: 'SNAPSHOT_NOT_FOUND', message: gapError(plan.gap).reason } }
