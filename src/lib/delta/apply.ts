@@ -5,12 +5,12 @@
  * transaction = one new revision, so the restored store's revisions stay aligned.
  *
  * Order with many transactions in flight (docs/restore.md, "Applying deltas"): etcd does not
- * order concurrent RPCs, so the transaction of revision r carries one compare that holds only
- * once revision r-1 has been applied ({@link guardFor}); a transaction whose compare fails
- * changes nothing (no revision) and is sent again once its predecessor is applied or on the
- * wire. The lowest revision not yet applied is always sent without a compare (nothing else can
- * apply before it), so the replay always progresses; where no sound compare exists, the sender
- * waits until the predecessor is applied.
+ * order concurrent RPCs, so transactions go in waves of consecutive revisions, and the one of
+ * revision r carries a compare that holds only once revision r-1 has been applied
+ * ({@link guardFor}); the first of a wave (the lowest revision not applied) needs none. A
+ * transaction whose compare fails changes nothing, and so does every later one of its wave:
+ * the applied ones are a prefix of the wave, and the next wave starts at the first refused one.
+ * Where no sound compare exists, the wave ends before that revision.
  */
 import { StewardError } from '../errors.ts'
 import type { TxnGuard } from '../etcd/wire/messages.ts'
@@ -28,8 +28,11 @@ export interface CommitResult {
  */
 export type CommitGroup = (group: readonly DeltaEvent[], guard: TxnGuard | undefined) => Promise<CommitResult>
 
-/** Transactions kept in flight by default (a plain client gains little beyond 64, see docs/benchmarks.md). */
-export const DEFAULT_TXNS_IN_FLIGHT = 64
+/**
+ * Transactions per wave by default: large enough to keep etcd busy, small enough that a wave
+ * cut short by an early arrival wastes little (docs/benchmarks.md, "delta-vs-etcdbrctl").
+ */
+export const DEFAULT_TXNS_IN_FLIGHT = 32
 
 export interface ApplyOptions {
   /** Delta object key, for messages. */
@@ -42,7 +45,7 @@ export interface ApplyOptions {
   readonly toRevision?: number | undefined
   /** Apply no revision group whose first event's time is after this (ns since the epoch). */
   readonly toTimeNanos?: bigint | undefined
-  /** Revision groups read ahead and not yet applied, at most [64]; 1 sends one transaction at a time. */
+  /** Transactions per wave [32]; 1 sends one transaction at a time. Twice as many groups are read ahead. */
   readonly maxInFlight?: number | undefined
 }
 
@@ -66,9 +69,6 @@ const OP_OVERHEAD_BYTES = 16
 interface Slot {
   readonly revision: number
   readonly events: readonly DeltaEvent[]
-  state: 'queued' | 'inflight' | 'failed' | 'landed'
-  /** Order of the latest send, across all slots. */
-  sentSeq: number
   /**
    * For a group of deletes only: the key a successor's `version == 0` compare uses, and the
    * latest earlier revision that touched it (0 when none in this replay).
@@ -101,16 +101,17 @@ export function guardFor(revision: number, previous: { readonly events: readonly
 }
 
 /**
- * Applies `events` (one delta, in order) through `commit`, with up to `maxInFlight` revision
- * groups read ahead and their transactions in flight; returns once all are applied (or, on
- * failure, once every transaction sent has been answered).
+ * Applies `events` (one delta, in order) through `commit`, in waves of up to `maxInFlight`
+ * transactions while the next groups are read; returns once all are applied (or, on failure,
+ * once the wave in flight has been answered).
  * @throws StewardError `SNAPSHOT_CORRUPT` (revisions going backwards or skipping a number inside
  *   the delta), `CONFIG_INVALID` (a revision group exceeds `maxTxnOps` or `maxRequestBytes`:
  *   etcd could not keep revisions aligned), `TOOL_FAILED` (etcd assigned another revision than
  *   the source's, e.g. because it revoked an expired lease on its own, or rejected the txn)
  */
 export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit: CommitGroup, options: ApplyOptions): Promise<ApplyResult> {
-  const window = Math.max(1, options.maxInFlight ?? DEFAULT_TXNS_IN_FLIGHT)
+  const waveSize = Math.max(1, options.maxInFlight ?? DEFAULT_TXNS_IN_FLIGHT)
+  const readAhead = 2 * waveSize
   let applied = options.currentRevision
   let eventsApplied = 0
   let eventsSkipped = 0
@@ -120,62 +121,20 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
   let group: DeltaEvent[] = []
   let stopped = false
   let resent = 0
-  let sendSeq = 0
   let failure: unknown
-  /** Read and not yet applied, by revision (insertion = revision order). */
-  const slots = new Map<number, Slot>()
-  /** Slots whose compare failed, waiting to be sent again. */
-  const failed = new Set<Slot>()
+  /** Read and not yet applied, in revision order (`pending[0].revision === applied + 1`). */
+  let pending: Slot[] = []
   /** Latest read, not yet applied revision touching each key (latin1 of the key). */
   const touches = new Map<string, number>()
-  /** Answers not yet received, so a failure can wait for every transaction it sent. */
-  const outstanding = new Set<Promise<void>>()
-  let nextToSend = applied + 1
+  let wave: Promise<void> | undefined
   let wake: (() => void) | undefined
   const notify = () => {
     const w = wake
     wake = undefined
     w?.()
   }
-  const fail = (error: unknown) => {
-    failure ??= error
-    notify()
-  }
-
-  const send = (slot: Slot, guard: TxnGuard | undefined) => {
-    slot.state = 'inflight'
-    const seq = ++sendSeq
-    slot.sentSeq = seq
-    const answer = commit(slot.events, guard).then(
-      (result) => onAnswer(slot, seq, result),
-      (error: unknown) =>
-        fail(new StewardError('TOOL_FAILED', 'temp-etcd', `applying revision ${slot.revision} of ${options.objectKey} failed: ${(error as Error).message}`, {
-          cause: error,
-          details: { key: options.objectKey, revision: slot.revision },
-          hints: /space exceeded/i.test(String(error)) ? ['raise --embedded-etcd-quota-bytes'] : [],
-        })),
-    )
-    const tracked = answer.finally(() => outstanding.delete(tracked))
-    outstanding.add(tracked)
-  }
-
-  const onAnswer = (slot: Slot, seq: number, result: CommitResult) => {
-    if (failure !== undefined || seq !== slot.sentSeq) return
-    if (result.succeeded) {
-      if (result.revision !== slot.revision) return fail(drift(options.objectKey, slot.revision, result.revision))
-      slot.state = 'landed'
-      while (slots.get(applied + 1)?.state === 'landed') land(slots.get(applied + 1)!)
-    } else {
-      if (result.revision >= slot.revision) return fail(drift(options.objectKey, slot.revision, result.revision))
-      slot.state = 'failed'
-      failed.add(slot)
-    }
-    pump()
-    notify()
-  }
 
   const land = (slot: Slot) => {
-    slots.delete(slot.revision)
     applied = slot.revision
     eventsApplied += slot.events.length
     lastEventTime = slot.events.at(-1)!.time ?? lastEventTime
@@ -185,26 +144,66 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     }
   }
 
-  /** Sends what may go now: failed transactions whose predecessor is applied or on the wire, then new ones in order. */
-  const pump = () => {
-    if (failure !== undefined) return
-    if (failed.size > 0) {
-      for (const slot of [...failed].sort((a, b) => a.revision - b.revision)) {
-        const previous = slots.get(slot.revision - 1)
-        if (previous && previous.state !== 'landed' && previous.state !== 'inflight') continue
-        const guard = guardFor(slot.revision, previous ?? { events: [] }, applied)
-        if (guard === 'wait') continue
-        failed.delete(slot)
+  /** Sends one wave from `pending[0]` and lands the applied prefix. @throws StewardError TOOL_FAILED */
+  const runWave = async () => {
+    const batch: { slot: Slot; guard: TxnGuard | undefined }[] = []
+    for (const slot of pending) {
+      if (batch.length >= waveSize) break
+      const guard = guardFor(slot.revision, batch.at(-1)?.slot ?? { events: [] }, applied)
+      if (guard === 'wait') break
+      batch.push({ slot, guard })
+    }
+    // Sent lowest revision last: etcd's gRPC server (Go) tends to run the newest of a burst of
+    // calls first, and the lowest one is the one all others wait for. Correctness does not
+    // depend on it; it only makes waves cut short less often.
+    const order = batch.length > 1 ? [...batch.slice(1), batch[0]!] : batch
+    const answers = await Promise.allSettled(order.map(({ slot, guard }) => commit(slot.events, guard)))
+    const byRevision = new Map(order.map(({ slot }, i) => [slot.revision, answers[i]!]))
+    let refused: number | undefined
+    let landed = 0
+    for (const { slot } of batch) {
+      const answer = byRevision.get(slot.revision)!
+      if (answer.status === 'rejected') {
+        const error = answer.reason as Error
+        throw new StewardError('TOOL_FAILED', 'temp-etcd', `applying revision ${slot.revision} of ${options.objectKey} failed: ${error.message}`, {
+          cause: error,
+          details: { key: options.objectKey, revision: slot.revision },
+          hints: /space exceeded/i.test(String(error)) ? ['raise --embedded-etcd-quota-bytes'] : [],
+        })
+      }
+      const { revision, succeeded } = answer.value
+      if (!succeeded) {
+        // Refused: etcd is still below this revision (else something else wrote revisions).
+        if (revision >= slot.revision) throw drift(options.objectKey, slot.revision, revision)
+        refused ??= slot.revision
         resent++
-        send(slot, guard)
+      } else if (revision !== slot.revision) throw drift(options.objectKey, slot.revision, revision)
+      else if (refused !== undefined) {
+        throw new StewardError('TOOL_FAILED', 'temp-etcd', `revision ${slot.revision} of ${options.objectKey} was applied although revision ${refused} before it was refused`, {
+          details: { key: options.objectKey, revision: slot.revision, refused },
+        })
+      } else {
+        land(slot)
+        landed++
       }
     }
-    for (let slot = slots.get(nextToSend); slot; slot = slots.get(nextToSend)) {
-      const guard = guardFor(slot.revision, slots.get(slot.revision - 1) ?? { events: [] }, applied)
-      if (guard === 'wait') break
-      nextToSend++
-      send(slot, guard)
-    }
+    pending = pending.slice(landed)
+  }
+
+  const startWave = () => {
+    if (wave || failure !== undefined || pending.length === 0) return
+    wave = runWave().then(
+      () => {
+        wave = undefined
+        startWave()
+        notify()
+      },
+      (error: unknown) => {
+        wave = undefined
+        failure ??= error
+        notify()
+      },
+    )
   }
 
   const enqueue = (batch: DeltaEvent[]) => {
@@ -216,7 +215,7 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     }
     checkLimits(batch, options)
     lastRead = revision
-    const slot: Slot = { revision, events: batch, state: 'queued', sentSeq: 0 }
+    const slot: Slot = { revision, events: batch }
     if (!batch.some((e) => e.type === 'put')) {
       // Of the deleted keys, the one least recently touched makes the earliest sound compare.
       let best: { key: Buffer; lastTouch: number } | undefined
@@ -227,13 +226,13 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
       slot.deleteGuard = best
     }
     for (const event of batch) touches.set(event.key.toString('latin1'), revision)
-    slots.set(revision, slot)
-    pump()
+    pending.push(slot)
+    startWave()
   }
 
   /** Resolves once fewer than `limit` groups are read and not applied, or on failure. */
   const waitBelow = async (limit: number) => {
-    while (failure === undefined && slots.size >= limit) await new Promise<void>((resolve) => (wake = resolve))
+    while (failure === undefined && pending.length >= limit) await new Promise<void>((resolve) => (wake = resolve))
     if (failure !== undefined) throw failure
   }
 
@@ -260,7 +259,7 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
           stopped = true
           break
         }
-        await waitBelow(window)
+        await waitBelow(readAhead)
         enqueue(batch)
       }
       group.push(event)
@@ -268,7 +267,7 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     if (!stopped && group.length > 0) {
       if (beyondLimit(group[0]!)) stopped = true
       else {
-        await waitBelow(window)
+        await waitBelow(readAhead)
         enqueue(group)
       }
     }
@@ -277,9 +276,9 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     failure ??= error
     throw error
   } finally {
-    // Nothing is sent after a failure; wait for the answers of what was, so the caller reads
+    // Nothing is sent after a failure; wait for the wave in flight, so the caller reads
     // etcd's revision only once it no longer moves.
-    while (outstanding.size > 0) await Promise.allSettled(outstanding)
+    while (wave) await wave
   }
   return { revision: applied, eventsApplied, eventsSkipped, lastEventTime, stopped, resent }
 }

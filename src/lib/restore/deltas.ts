@@ -37,7 +37,7 @@ export interface DeltaChainOptions {
   readonly signal?: AbortSignal | undefined
   /** Called after each delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
-  /** Revision groups read ahead with their transactions in flight [64] (docs/restore.md). */
+  /** Transactions per wave [32] (docs/restore.md, "Applying deltas"). */
   readonly txnsInFlight?: number
   /**
    * Test seam: every transaction goes through this instead of straight to the temporary etcd

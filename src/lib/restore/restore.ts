@@ -49,7 +49,7 @@ export interface RestoreOptions {
   readonly onProgress?: (bytes: number, totalBytes: number | undefined) => void
   /** Called after each applied delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
-  /** Delta replay: transactions in flight [64] (docs/restore.md, "Applying deltas"). */
+  /** Delta replay: transactions per wave [32] (docs/restore.md, "Applying deltas"). */
   readonly txnsInFlight?: number
   /** Test seam of the delta replay: see {@link DeltaChainOptions.commitThrough}. */
   readonly commitThrough?: DeltaChainOptions['commitThrough']
