@@ -9,8 +9,9 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StewardError, isStewardError } from '../errors.ts'
-import { applyDeltaEvents, type CommitGroup } from '../delta/apply.ts'
-import { readDeltaEvents, spoolDelta } from '../delta/decode.ts'
+import { applyDeltaEvents, type CommitGroup, type CommitResult } from '../delta/apply.ts'
+import { readDeltaEvents, spoolDelta, type DeltaEvent } from '../delta/decode.ts'
+import type { TxnGuard } from '../etcd/wire/messages.ts'
 import { garbageReleaser } from '../memory.ts'
 import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.ts'
@@ -36,6 +37,13 @@ export interface DeltaChainOptions {
   readonly signal?: AbortSignal | undefined
   /** Called after each delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
+  /** Transactions per wave [32] (docs/restore.md, "Applying deltas"). */
+  readonly txnsInFlight?: number
+  /**
+   * Test seam: every transaction goes through this instead of straight to the temporary etcd
+   * (`send` is the real call), e.g. to delay and reorder them.
+   */
+  readonly commitThrough?: (group: readonly DeltaEvent[], guard: TxnGuard | undefined, send: CommitGroup) => Promise<CommitResult>
 }
 
 export interface DeltaChainResult {
@@ -103,11 +111,12 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
   // collecting the young generation every few MiB keeps steward's RSS flat.
   const release = garbageReleaser({ minorEveryBytes: 8 * 1024 * 1024 })
   let allocatedBytes = 0
-  const commit: CommitGroup = async (group) => {
-    const revision = await etcd.client.writeTxn(group)
+  const send: CommitGroup = options.commitThrough ? (group, guard) => options.commitThrough!(group, guard, etcd.client.writeTxn.bind(etcd.client)) : (group, guard) => etcd.client.writeTxn(group, guard)
+  const commit: CommitGroup = async (group, guard) => {
+    const answer = await send(group, guard)
     allocatedBytes += HTTP2_READ_BUFFER_BYTES + group.reduce((sum, e) => sum + e.key.length + e.value.length, 0)
     release(allocatedBytes)
-    return revision
+    return answer
   }
   let revision = await readRevision(etcd)
   let deltasApplied = 0
@@ -117,53 +126,93 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
   const result = (end: DeltaChainResult['end'], failure?: DeltaChainResult['failure']): DeltaChainResult => ({
     deltasApplied, eventsApplied, revision, lastEventTime, end, ...(failure ? { failure } : {}),
   })
-  for (const delta of deltas) {
-    if (options.signal?.aborted) throw new StewardError('ABORTED', 'restore', 'restore aborted')
-    if (delta.lastRevision <= revision) continue
-    if (delta.startRevision > revision + 1) {
-      const error = gapError({ after: `revision ${revision}`, before: delta, missingFrom: revision + 1 })
-      if (options.allowPartial) return result('partial', { object: delta.key, code: error.code, message: error.reason })
-      throw error
+  // The next delta is downloaded, decompressed and hash-checked into its own file while the
+  // current one is applied (two files in the work dir at most).
+  const spooled = new Map<number, Spooled>()
+  const spool = (index: number): Spooled | undefined => {
+    const delta = deltas[index]
+    if (!delta) return undefined
+    let entry = spooled.get(index)
+    if (!entry) {
+      const file = join(options.workDir, `delta-${index % 2}.json`)
+      const jsonBytes = store.open(delta, options.signal).then((source) => spoolDelta(source, file, delta.key, options.signal))
+      jsonBytes.catch(() => undefined)
+      entry = { file, jsonBytes }
+      spooled.set(index, entry)
     }
-    const file = join(options.workDir, 'delta.json')
-    let applied
-    try {
-      const jsonBytes = await spoolDelta(await store.open(delta, options.signal), file, delta.key, options.signal)
-      if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
-      applied = await applyDeltaEvents(readDeltaEvents(file, jsonBytes, delta.key), commit, {
-        objectKey: delta.key,
-        currentRevision: revision,
-        maxTxnOps: options.limits.maxTxnOps,
-        maxRequestBytes: options.limits.maxRequestBytes,
-        toRevision: options.toRevision,
-        toTimeNanos: options.toTimeNanos,
-      })
-    } catch (error) {
-      const failure = asDeltaFailure(error, delta)
-      if (options.allowPartial && failure) {
-        revision = await readRevision(etcd)
-        return result('partial', { object: delta.key, code: failure.code, message: failure.reason })
-      }
-      throw failure ?? error
-    } finally {
-      await rm(file, { force: true })
-    }
-    revision = applied.revision
-    eventsApplied += applied.eventsApplied
-    lastEventTime = applied.lastEventTime ?? lastEventTime
-    deltasApplied++
-    const live = await readRevision(etcd)
-    if (live !== revision || (!applied.stopped && live !== delta.lastRevision)) {
-      throw new StewardError('TOOL_FAILED', 'restore', `mismatched revision after ${delta.key}: expected ${applied.stopped ? revision : delta.lastRevision}, etcd is at ${live}`, {
-        details: { key: delta.key, expected: delta.lastRevision, actual: live },
-      })
-    }
-    options.onDelta?.(delta, revision)
-    if (applied.stopped) return result(options.toRevision !== undefined && revision >= options.toRevision ? 'to-revision' : 'to-time')
-    if (options.toRevision !== undefined && revision >= options.toRevision) return result('to-revision')
-    await keepLean(etcd, options, ++sinceLean, revision).then((leaned) => leaned && (sinceLean = 0))
+    return entry
   }
-  return result('complete')
+  const discard = async (index: number) => {
+    const entry = spooled.get(index)
+    if (!entry) return
+    spooled.delete(index)
+    await entry.jsonBytes.catch(() => undefined)
+    await rm(entry.file, { force: true })
+  }
+  try {
+    for (const [index, delta] of deltas.entries()) {
+      if (options.signal?.aborted) throw new StewardError('ABORTED', 'restore', 'restore aborted')
+      if (delta.lastRevision <= revision) {
+        await discard(index)
+        continue
+      }
+      if (delta.startRevision > revision + 1) {
+        const error = gapError({ after: `revision ${revision}`, before: delta, missingFrom: revision + 1 })
+        if (options.allowPartial) return result('partial', { object: delta.key, code: error.code, message: error.reason })
+        throw error
+      }
+      const { file, jsonBytes: spooling } = spool(index)!
+      let applied
+      try {
+        const jsonBytes = await spooling
+        if (delta.lastRevision < (options.toRevision ?? Infinity)) spool(index + 1)
+        if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
+        applied = await applyDeltaEvents(readDeltaEvents(file, jsonBytes, delta.key), commit, {
+          objectKey: delta.key,
+          currentRevision: revision,
+          maxTxnOps: options.limits.maxTxnOps,
+          maxRequestBytes: options.limits.maxRequestBytes,
+          toRevision: options.toRevision,
+          toTimeNanos: options.toTimeNanos,
+          maxInFlight: options.txnsInFlight,
+        })
+      } catch (error) {
+        const failure = asDeltaFailure(error, delta)
+        if (options.allowPartial && failure) {
+          revision = await readRevision(etcd)
+          return result('partial', { object: delta.key, code: failure.code, message: failure.reason })
+        }
+        throw failure ?? error
+      } finally {
+        await discard(index)
+      }
+      revision = applied.revision
+      eventsApplied += applied.eventsApplied
+      lastEventTime = applied.lastEventTime ?? lastEventTime
+      deltasApplied++
+      const live = await readRevision(etcd)
+      if (live !== revision || (!applied.stopped && live !== delta.lastRevision)) {
+        throw new StewardError('TOOL_FAILED', 'restore', `mismatched revision after ${delta.key}: expected ${applied.stopped ? revision : delta.lastRevision}, etcd is at ${live}`, {
+          details: { key: delta.key, expected: delta.lastRevision, actual: live },
+        })
+      }
+      options.onDelta?.(delta, revision)
+      if (applied.stopped) return result(options.toRevision !== undefined && revision >= options.toRevision ? 'to-revision' : 'to-time')
+      if (options.toRevision !== undefined && revision >= options.toRevision) return result('to-revision')
+      await keepLean(etcd, options, ++sinceLean, revision).then((leaned) => leaned && (sinceLean = 0))
+    }
+    return result('complete')
+  } finally {
+    // A delta read ahead but not applied (stopped, failed): wait for its spooling, remove its file.
+    for (const index of spooled.keys()) await discard(index)
+  }
+}
+
+/** A delta being (or already) downloaded, decompressed and hash-checked into `file`. */
+interface Spooled {
+  readonly file: string
+  /** Length of its JSON text in bytes (see `spoolDelta`). */
+  readonly jsonBytes: Promise<number>
 }
 
 /** A delta-content error worth `--allow-partial` (object damaged or gone), re-labelled with the object. */

@@ -20,7 +20,7 @@ import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
-import { applyDeltaChain, deltaChain, gapError, type DeltaChainResult } from './deltas.ts'
+import { applyDeltaChain, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult } from './deltas.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
 import { assertDataDirValue, assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
 import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
@@ -53,6 +53,10 @@ export interface RestoreOptions {
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
   /** Called with each thing cleaned up from a killed earlier restore (orphan etcd, work dir), for the log. */
   readonly onCleanup?: (message: string) => void
+  /** Delta replay: transactions per wave [32] (docs/restore.md, "Applying deltas"). */
+  readonly txnsInFlight?: number
+  /** Test seam of the delta replay: see {@link DeltaChainOptions.commitThrough}. */
+  readonly commitThrough?: DeltaChainOptions['commitThrough']
   readonly signal?: AbortSignal
 }
 
@@ -334,6 +338,8 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
       allowPartial: options.allowPartial ?? false,
       signal: options.signal,
       ...(options.onDelta ? { onDelta: options.onDelta } : {}),
+      ...(options.txnsInFlight !== undefined ? { txnsInFlight: options.txnsInFlight } : {}),
+      ...(options.commitThrough ? { commitThrough: options.commitThrough } : {}),
     })
   }
   if (plan.gap && outcome.end === 'complete') outcome = { ...outcome, end: 'partial', failure: { object: plan.gap.before.key, code: 'SNAPSHOT_NOT_FOUND', message: gapError(plan.gap).reason } }

@@ -9,9 +9,11 @@ import {
   METHODS,
   decodeHeaderRevision,
   decodeStatusSizes,
+  decodeTxnResult,
   encodeCompactionRequest,
   encodeRangeRequest,
   encodeWriteTxn,
+  type TxnGuard,
   type WriteOp,
 } from './messages.ts'
 import { WireChannel } from './transport.ts'
@@ -59,9 +61,13 @@ export class MemberClient {
     await this.#channel.unary(METHODS.defragment, EMPTY_REQUEST, { timeoutMs: this.#options.maintenanceTimeoutMs })
   }
 
-  /** One transaction of `ops` (no compares); resolves the revision etcd assigned. */
-  async writeTxn(ops: readonly WriteOp[]): Promise<number> {
-    return decodeHeaderRevision(await this.#channel.unary(METHODS.txn, encodeWriteTxn(ops), { timeoutMs: this.#options.callTimeoutMs }))
+  /**
+   * One transaction of `ops`, applied only if `guard` holds (always without one); resolves the
+   * response header's revision (the one etcd assigned when applied, the current one when not)
+   * and whether the guard held.
+   */
+  async writeTxn(ops: readonly WriteOp[], guard?: TxnGuard): Promise<{ revision: number; succeeded: boolean }> {
+    return decodeTxnResult(await this.#channel.unary(METHODS.txn, encodeWriteTxn(ops, guard), { timeoutMs: this.#options.callTimeoutMs }))
   }
 
   close(): void {

@@ -102,11 +102,29 @@ export function decodeAuthenticateToken(message: Uint8Array): string {
 export type WriteOp = { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array } | { readonly type: 'delete'; readonly key: Uint8Array }
 
 /**
- * `TxnRequest` with no compares and `ops` as its success branch: each a `RequestOp` holding a
- * `PutRequest{key 1, value 2}` (field 2) or a single-key `DeleteRangeRequest{key 1}` (field 3).
+ * One compare of a guarded write transaction: `mod_revision(key) == modRevision` or
+ * `version(key) == version` (a key that does not exist has both at 0).
  */
-export function encodeWriteTxn(ops: readonly WriteOp[]): Uint8Array {
+export type TxnGuard = { readonly key: Uint8Array; readonly modRevision: number } | { readonly key: Uint8Array; readonly version: number }
+
+/**
+ * `TxnRequest` with `ops` as its success branch, each a `RequestOp` holding a
+ * `PutRequest{key 1, value 2}` (field 2) or a single-key `DeleteRangeRequest{key 1}` (field 3);
+ * with `guard`, one `Compare` (field 1: `{result 1 = EQUAL, target 2, key 3, version 4 |
+ * mod_revision 6}`) and an empty failure branch, so a failed compare changes nothing.
+ */
+export function encodeWriteTxn(ops: readonly WriteOp[], guard?: TxnGuard): Uint8Array {
   const writer = Writer.create()
+  if (guard) {
+    // EQUAL is enum value 0 (omitted, as proto3 does); the oneof target value is always written,
+    // even when 0, so etcd sees which target_union is set.
+    writer.uint32(tag(1, LENGTH_DELIMITED)).fork()
+    if ('modRevision' in guard) writer.uint32(tag(2, 0)).int32(COMPARE_TARGET_MOD)
+    writer.uint32(tag(3, LENGTH_DELIMITED)).bytes(guard.key)
+    if ('modRevision' in guard) writer.uint32(tag(6, 0)).int64(guard.modRevision)
+    else writer.uint32(tag(4, 0)).int64(guard.version)
+    writer.ldelim()
+  }
   for (const op of ops) {
     writer.uint32(tag(2, LENGTH_DELIMITED)).fork()
     writer.uint32(tag(op.type === 'put' ? 2 : 3, LENGTH_DELIMITED)).fork()
@@ -115,6 +133,30 @@ export function encodeWriteTxn(ops: readonly WriteOp[]): Uint8Array {
     writer.ldelim().ldelim()
   }
   return writer.finish()
+}
+
+/** `Compare.CompareTarget` MOD (VERSION is 0, the default). */
+const COMPARE_TARGET_MOD = 2
+
+/**
+ * `TxnResponse{header 1, succeeded 2}`: the header's revision and whether the compares held
+ * (always true for a transaction without compares).
+ */
+export function decodeTxnResult(message: Uint8Array): { revision: number; succeeded: boolean } {
+  let revision = 0
+  let succeeded = false
+  eachField(message, (reader, field) => {
+    if (field === 1) {
+      eachField(reader.bytes(), (header, f) => {
+        if (f !== 3) return false
+        revision = readInt64(header)
+        return true
+      })
+    } else if (field === 2) succeeded = reader.bool()
+    else return false
+    return true
+  })
+  return { revision, succeeded }
 }
 
 /** `CompactionRequest{revision 1, physical 2}`. */

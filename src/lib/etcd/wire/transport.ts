@@ -66,14 +66,50 @@ export class WireChannel {
    * Calls a unary method; resolves the response message.
    * @throws GrpcStatusError (non-OK status, deadline), or the connection's own error (refused, TLS)
    */
-  async unary(path: string, request: Uint8Array, options: CallOptions = {}): Promise<Buffer> {
-    let response: Buffer | undefined
-    for await (const message of this.serverStream(path, request, options)) {
-      if (response) throw new GrpcStatusError(13, `${path} answered with more than one message`)
-      response = message
+  unary(path: string, request: Uint8Array, options: CallOptions = {}): Promise<Buffer> {
+    // Stream events straight to one promise: no async iterator per call (a delta restore makes
+    // thousands of calls per second; the iterator's promises cost a tenth of its CPU).
+    let call: OpenCall
+    try {
+      call = this.#open(path, request, options)
+    } catch (error) {
+      return Promise.reject(error as Error)
     }
-    if (!response) throw new GrpcStatusError(13, `${path} answered without a message`)
-    return response
+    return new Promise<Buffer>((resolve, reject) => {
+      let response: Buffer | undefined
+      let settled = false
+      const settle = (error: unknown, value?: Buffer) => {
+        if (settled) return
+        settled = true
+        call.release()
+        if (error === undefined) resolve(value!)
+        else reject(error as Error)
+      }
+      call.stream.on('data', (chunk: Buffer) => {
+        try {
+          for (const message of call.reader.push(chunk)) {
+            if (response) throw new GrpcStatusError(13, `${path} answered with more than one message`)
+            response = message
+          }
+        } catch (error) {
+          settle(call.failure(error))
+        }
+      })
+      call.stream.once('end', () => {
+        try {
+          call.finish()
+          if (!response) throw new GrpcStatusError(13, `${path} answered without a message`)
+          settle(undefined, response)
+        } catch (error) {
+          settle(error)
+        }
+      })
+      call.stream.once('error', (error) => settle(call.failure(error)))
+      // A cancelled call (deadline, abort) closes without 'end' or 'error'.
+      call.stream.once('close', () => {
+        if (!settled) settle(call.failure(new GrpcStatusError(GRPC_UNAVAILABLE, `${path}: the stream closed before its end`)))
+      })
+    })
   }
 
   /**

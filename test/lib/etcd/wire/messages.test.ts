@@ -11,6 +11,7 @@ import {
   decodeHeaderRevision,
   decodeSnapshotBlob,
   decodeStatusSizes,
+  decodeTxnResult,
   encodeAuthenticateRequest,
   encodeCompactionRequest,
   encodeRangeRequest,
@@ -65,6 +66,30 @@ test('write txn: puts and single-key deletes in order, no compares, empty values
       { requestPut: { key: Buffer.from('/big'), value: Buffer.alloc(70_000, 7) } },
     ],
   })
+})
+
+test('guarded write txn: one EQUAL compare on mod_revision or version (0 written), empty failure branch', () => {
+  const ops = [{ type: 'put', key: Buffer.from('/k'), value: Buffer.from('v') }] as const
+  const byMod = type('TxnRequest').decode(encodeWriteTxn(ops, { key: Buffer.from('/prev'), modRevision: 2 ** 40 + 7 }))
+  assert.equal(type('TxnRequest').toObject(byMod, { longs: Number, bytes: Buffer, defaults: false, oneofs: true }), {
+    compare: [{ target: 2, key: Buffer.from('/prev'), modRevision: 2 ** 40 + 7, targetUnion: 'modRevision' }],
+    success: [{ requestPut: { key: Buffer.from('/k'), value: Buffer.from('v') }, request: 'requestPut' }],
+  })
+  const byVersion = type('TxnRequest').decode(encodeWriteTxn(ops, { key: Buffer.from('/gone'), version: 0 }))
+  const compare = type('TxnRequest').toObject(byVersion, { longs: Number, bytes: Buffer, defaults: true, oneofs: true })['compare'] as Record<string, unknown>[]
+  assert.is(compare.length, 1)
+  assert.is(compare[0]!['result'], 0, 'EQUAL')
+  assert.is(compare[0]!['target'], 0, 'VERSION')
+  assert.equal(compare[0]!['key'], Buffer.from('/gone'))
+  assert.is(compare[0]!['targetUnion'], 'version', 'the oneof is set even for version 0')
+  assert.is(compare[0]!['version'], 0)
+})
+
+test('TxnResponse: header revision and succeeded', () => {
+  const ok = type('TxnResponse').encode({ header: { clusterId: 3, revision: 2 ** 33 + 5 }, succeeded: true, responses: [{ responsePut: { header: { revision: 1 } } }] }).finish()
+  assert.equal(decodeTxnResult(Buffer.from(ok)), { revision: 2 ** 33 + 5, succeeded: true })
+  const failed = type('TxnResponse').encode({ header: { revision: 41 }, succeeded: false }).finish()
+  assert.equal(decodeTxnResult(Buffer.from(failed)), { revision: 41, succeeded: false })
 })
 
 test('CompactionRequest and the sizes of a StatusResponse', () => {
