@@ -55,4 +55,8 @@ export interface ServeOptions {
   readonly garbageCollection: { readonly policy: string; readonly periodSeconds: number; readonly maxBackups: number; readonly deltaRetentionSeconds: number }
   readonly defragmentationSchedule: string
   readonly defragTimeoutSeconds: number
+  /** `--move-leader` [true]: the defragmenter moves leadership away before defragmenting a leading member. */
+  readonly moveLeader: boolean
+  /** `--alarm-check-period`, seconds; 0 disables the alarms component. */
+  readonly alarmCheckPeriodSeconds: number
 }

@@ -28,6 +28,8 @@ export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags {
   'max-backups'?: number | undefined
   'delta-snapshot-retention-period'?: string | undefined
   'defragmentation-schedule'?: string | undefined
+  'move-leader'?: boolean | undefined
+  'alarm-check-period'?: string | undefined
   'backoff-multiplier'?: number | undefined
   'backoff-attempt-limit'?: number | undefined
   'backoff-threshold-time'?: string | undefined
@@ -55,6 +57,7 @@ export const SERVE_DEFAULTS = {
   garbageCollectionPeriod: '1m',
   garbageCollectionPolicy: 'Exponential',
   maxBackups: 7,
+  alarmCheckPeriod: '1m',
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
@@ -115,6 +118,8 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     },
     defragmentationSchedule,
     defragTimeoutSeconds: etcd.defragTimeoutSeconds,
+    moveLeader: flags['move-leader'] ?? true,
+    alarmCheckPeriodSeconds: parseDuration(flags['alarm-check-period'] ?? SERVE_DEFAULTS.alarmCheckPeriod, '--alarm-check-period'),
   }
 }
 

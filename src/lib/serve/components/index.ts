@@ -5,6 +5,8 @@
  * exist (they read `options.garbageCollection`, `options.defragmentationSchedule`).
  */
 import type { ComponentDefinition } from '../component.ts'
+import { alarmsComponent } from './alarms/index.ts'
+import { defragmenterComponent } from './defragmenter/index.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
@@ -19,4 +21,6 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   initializerComponent,
   snapshotterComponent,
   profilingComponent,
+  defragmenterComponent,
+  alarmsComponent,
 ]
