@@ -88,8 +88,13 @@ async function rig(flags: ServeFlags = {}, memberId = '1'): Promise<Rig> {
   ctx.leadership.start()
   ctx.scheduler.start()
   await flush()
+  // Runs read the ConfigMap (real file I/O): wait for them to end, with a deadline, however loaded the machine is.
   const settle = async () => {
-    for (let i = 0; i < 500 && (ctx.scheduler.isRunning(DEFRAG_JOB) || ctx.scheduler.isRunning('alarm-check')); i++) await new Promise((r) => setImmediate(r))
+    const deadline = Date.now() + 30_000
+    while (ctx.scheduler.isRunning(DEFRAG_JOB) || ctx.scheduler.isRunning('alarm-check')) {
+      if (Date.now() > deadline) throw new Error('a maintenance run did not end within 30 s')
+      await new Promise((r) => setTimeout(r, 5))
+    }
   }
   return {
     runtime,
