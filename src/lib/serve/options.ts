@@ -86,4 +86,8 @@ export interface ServeOptions {
   readonly snapshotLeases: { readonly fullLeaseName: string; readonly deltaLeaseName: string } | null
   /** `--enable-member-lease-renewal` with `--k8s-heartbeat-duration` (seconds); `null` when off. */
   readonly memberLease: { readonly heartbeatSeconds: number } | null
+  /** `--move-leader` [true]: the defragmenter moves leadership away before defragmenting a leading member. */
+  readonly moveLeader: boolean
+  /** `--alarm-check-period`, seconds; 0 disables the alarms component. */
+  readonly alarmCheckPeriodSeconds: number
 }

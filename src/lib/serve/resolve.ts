@@ -33,6 +33,8 @@ export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, Pre
   'max-backups'?: number | undefined
   'delta-snapshot-retention-period'?: string | undefined
   'defragmentation-schedule'?: string | undefined
+  'move-leader'?: boolean | undefined
+  'alarm-check-period'?: string | undefined
   'backoff-multiplier'?: number | undefined
   'backoff-attempt-limit'?: number | undefined
   'backoff-threshold-time'?: string | undefined
@@ -70,6 +72,7 @@ export const SERVE_DEFAULTS = {
   fullSnapshotLeaseName: 'full-snapshot-revisions',
   deltaSnapshotLeaseName: 'delta-snapshot-revisions',
   k8sHeartbeat: '30s',
+  alarmCheckPeriod: '1m',
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
@@ -141,6 +144,8 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
         }
       : null,
     memberLease: flags['enable-member-lease-renewal'] ? { heartbeatSeconds: positiveSeconds(flags['k8s-heartbeat-duration'] ?? SERVE_DEFAULTS.k8sHeartbeat, '--k8s-heartbeat-duration') } : null,
+    moveLeader: flags['move-leader'] ?? true,
+    alarmCheckPeriodSeconds: parseDuration(flags['alarm-check-period'] ?? SERVE_DEFAULTS.alarmCheckPeriod, '--alarm-check-period'),
   }
 }
 

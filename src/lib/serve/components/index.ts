@@ -6,6 +6,8 @@
  */
 import type { ComponentDefinition } from '../component.ts'
 import { garbageCollectorComponent } from './garbage-collector/index.ts'
+import { alarmsComponent } from './alarms/index.ts'
+import { defragmenterComponent } from './defragmenter/index.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
@@ -27,4 +29,6 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   snapshotLeasesComponent,
   memberLeaseComponent,
   profilingComponent,
+  defragmenterComponent,
+  alarmsComponent,
 ]

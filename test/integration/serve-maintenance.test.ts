@@ -1,0 +1,130 @@
+/**
+ * Three `steward serve` sidecars next to a REAL 3-member etcd, each defragmenting its own member
+ * on `--defragmentation-schedule=* * * * *`: at the first slot every member is defragmented
+ * exactly once, never two at once (the maintenance lock), and no member while it leads
+ * (`--move-leader` is on by default), judged by each etcd's own log lines as
+ * test/integration/defrag.test.ts does. Waits for the next minute boundary (up to 60 s).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startSteward } from '../harness/cli.ts'
+import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
+import { getFreePorts } from '../harness/ports.ts'
+import { terminate } from '../harness/processes.ts'
+import { makeTempDir, removeDir } from '../harness/tmp.ts'
+
+interface Interval {
+  member: number
+  start: number
+  end: number
+}
+
+interface LogLine {
+  ts: number
+  msg: string
+}
+
+function logLines(cluster: EtcdCluster, member: number): LogLine[] {
+  const out: LogLine[] = []
+  for (const line of cluster.memberLog(member).split('\n')) {
+    if (!line.startsWith('{')) continue
+    try {
+      const parsed = JSON.parse(line) as { ts?: string; msg?: string }
+      if (parsed.ts && parsed.msg) out.push({ ts: Date.parse(parsed.ts), msg: parsed.msg })
+    } catch {
+      // a line cut by the ring buffer
+    }
+  }
+  return out
+}
+
+/** Defragmentations of every member as its own log records them, by start time. */
+function defragIntervals(cluster: EtcdCluster): Interval[] {
+  const out: Interval[] = []
+  for (let member = 0; member < cluster.members.length; member++) {
+    let start: number | undefined
+    for (const line of logLines(cluster, member)) {
+      if (line.msg === 'defragmenting') start = line.ts
+      if (line.msg === 'finished defragmenting directory' && start !== undefined) {
+        out.push({ member, start, end: line.ts })
+        start = undefined
+      }
+    }
+  }
+  return out.sort((a, b) => a.start - b.start)
+}
+
+/** Whether the member led at time `t`, per the raft state changes in its own log. */
+function ledAt(cluster: EtcdCluster, member: number, t: number): boolean {
+  let leader: boolean | undefined
+  for (const line of logLines(cluster, member)) {
+    if (line.ts > t) break
+    const m = /became (leader|follower|candidate|pre-candidate) at term/.exec(line.msg)
+    if (m) leader = m[1] === 'leader'
+  }
+  // A log cut before the member's first raft state line would make every answer "follower".
+  if (leader === undefined) throw new Error(`member ${member}'s log holds no raft state change before ${new Date(t).toISOString()}`)
+  return leader
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+const test = suite('steward serve defragmenter × 3 members (real processes)')
+const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
+
+test('one slot: each sidecar defragments its own member once, one at a time, never while it leads', async () => {
+  const work = await makeTempDir('steward-serve-defrag-')
+  const cluster = await startEtcdCluster({ members: 3, clientHosts: HOSTS, name: 'etcd' })
+  const stewards: { child: ChildProcess; log: string[] }[] = []
+  try {
+    const [port] = await getFreePorts(1)
+    const initialCluster = cluster.members.map((m) => `${m.name}=${m.peerUrl}`).join(',')
+    for (const [i, member] of cluster.members.entries()) {
+      const conf = join(work, `etcd-${i}.conf.yaml`)
+      await writeFile(conf, `name: etcd-config\ninitial-cluster: ${initialCluster}\n`)
+      const child = startSteward(
+        ['serve', `--endpoints=${member.clientUrl}`, `--server-port=${port}`, '--defragmentation-schedule=* * * * *', '--reelection-period=2s', '--etcd-connection-timeout-leader-election=2s'],
+        { ETCD_CONF: conf, POD_NAME: member.name, STEWARD_SERVER_HOST: HOSTS[i]!, STEWARD_LOG_LEVEL: 'info' },
+      )
+      const log: string[] = []
+      child.stderr?.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)))
+      stewards.push({ child, log })
+    }
+    await waitFor(() => defragIntervals(cluster).length >= 3, 150_000, () => `3 defragmentations; etcd logged ${defragIntervals(cluster).length}; sidecars:\n${stewards.map((s) => s.log.slice(-5).join('\n')).join('\n')}`)
+    const intervals = defragIntervals(cluster).slice(0, 3)
+    assert.equal(intervals.map((i) => i.member).sort(), [0, 1, 2], 'each member exactly once in the first slot')
+    for (let k = 1; k < intervals.length; k++) assert.ok(intervals[k]!.start >= intervals[k - 1]!.end, `defragmentations overlap: ${JSON.stringify(intervals)}`)
+    for (const i of intervals) {
+      assert.not.ok(ledAt(cluster, i.member, i.start), `member ${i.member} led when its defragmentation started`)
+      assert.not.ok(ledAt(cluster, i.member, i.end), `member ${i.member} led when its defragmentation finished`)
+    }
+    for (const [i, s] of stewards.entries()) {
+      await waitFor(() => s.log.some((l) => l.includes('"component":"defragmenter"') && l.includes('defragmented ')), 30_000, () => `sidecar ${i} never reported its defragmentation:\n${s.log.slice(-10).join('\n')}`)
+    }
+    // The member that led when its turn came handed leadership over first (etcd's log above shows it never led while defragmented).
+    assert.ok(stewards.some((s) => s.log.some((l) => l.includes('leadership moved away first'))), 'one sidecar moved leadership away before defragmenting')
+    for (const s of stewards) {
+      const code = await new Promise<number | null>((resolve) => {
+        s.child.once('exit', (c) => resolve(c))
+        s.child.kill('SIGTERM')
+      })
+      assert.is(code, 0, s.log.slice(-5).join('\n'))
+    }
+    stewards.length = 0
+  } finally {
+    for (const s of stewards) await terminate(s.child, 'SIGKILL', 5000)
+    await cluster.stop()
+    await removeDir(work)
+  }
+})
+
+test.run()
