@@ -1,8 +1,7 @@
 /**
  * The component registry of `steward serve`, in start order (stopped in reverse). Adding a
  * component = one folder under `components/` exporting a {@link ComponentDefinition}, plus one
- * line here. The defragmenter registers here once its operation exists (it reads
- * `options.defragmentationSchedule`).
+ * line here.
  */
 import type { ComponentDefinition } from '../component.ts'
 import { garbageCollectorComponent } from './garbage-collector/index.ts'
