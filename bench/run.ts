@@ -14,6 +14,7 @@ const BENCHMARKS: [string, string[]][] = [
   ['image.ts', []],
   ['lifecycle.ts', ['--objects', '10000', '--rounds', '3']],
   ['compact.ts', ['--db-mib', '256', '--events', '100000']],
+  ['defrag.ts', ['--size-mib', '256', '--rounds', '3', '--gap-size-mib', '128', '--gap-rounds', '2']],
 ]
 
 let failed = false

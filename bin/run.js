@@ -5,7 +5,9 @@
 // RSS with Node's default and 127 MiB with 4, at the same speed; smaller values slowed
 // `steward snapshot` by a quarter (measured: 1 MiB 1.3 s, 2 MiB 1.4 s, 4 MiB and default
 // 1.05 s for 320 MiB). The flags apply when steward runs as a program (`steward`,
-// `./bin/run.js`); `node bin/run.js` uses Node's defaults.
+// `./bin/run.js`); `node bin/run.js` uses Node's defaults, and memory.ts then obtains the gc
+// function at run time (V8 cannot change the young generation's size once started), which keeps
+// the bounds: docs/benchmarks.md measures both launch styles.
 import * as nodeModule from 'node:module'
 
 const [major] = process.versions.node.split('.').map(Number)

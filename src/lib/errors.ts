@@ -55,6 +55,16 @@ export const ERROR_CODES = {
   GC_INCOMPLETE: { exit: 70, http: 500 },
   /** `steward verify`: the newest revision in the store cannot be restored (bad object, gap or overlap in the chain). */
   STORE_NOT_RESTORABLE: { exit: 71, http: 500 },
+  /** A `--defrag-rule` does not parse, uses an unknown name, or does not yield a boolean (docs/defrag.md). */
+  DEFRAG_RULE_INVALID: { exit: 60, http: 400 },
+  /** A member failed the health check before maintenance (unreachable, or an alarm other than NOSPACE). */
+  CLUSTER_UNHEALTHY: { exit: 61, http: 503 },
+  /** At least one member's defragmentation (or its status before/after) failed. */
+  DEFRAG_FAILED: { exit: 62, http: 500 },
+  /** The maintenance lock could not be taken in time, or its lease was lost while held. */
+  MAINTENANCE_LOCK_FAILED: { exit: 63, http: 503 },
+  /** An alarm was found that steward reports and never acts on (CORRUPT), or a NOSPACE alarm could not be cleared. */
+  ALARM_ACTIVE: { exit: 64, http: 503 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

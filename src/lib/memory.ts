@@ -6,15 +6,39 @@
  * flight, chunks waiting in a stream buffer) move to the old generation, which is collected
  * even more rarely; that garbage, not live data, dominated steward's peak RSS.
  *
- * When the process runs with `--expose-gc` (bin/run.js sets it), the releaser returned by
- * {@link garbageReleaser} runs a cheap young-generation collection every `minorEveryBytes`
- * streamed, and a full collection only when the resident set actually passes a ceiling.
+ * The releaser returned by {@link garbageReleaser} runs a cheap young-generation collection
+ * every `minorEveryBytes` streamed, and a full collection only when the resident set actually passes a ceiling.
  * Full collections are not cheap (tens of milliseconds each with oclif and the gRPC client
  * loaded; on a fixed schedule they cost a 320 MiB snapshot about 0.3 s of CPU), so the ceiling
  * decides, not the byte count. When a full collection cannot bring RSS under the ceiling (the
  * live set is simply larger), the ceiling moves up to the new floor plus a margin, so the
- * releaser never collects in a loop. Without `--expose-gc` it does nothing.
+ * releaser never collects in a loop. It needs V8's `gc` function: bin/run.js's shebang exposes it,
+ * and {@link collector} obtains it at run time otherwise, so the bound holds however steward is
+ * started (`node bin/run.js` peaked at 182–187 MiB on a 471 MiB snapshot without it, 127 MiB
+ * with it, docs/benchmarks.md). Only if the runtime refuses does the releaser do nothing.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+let pretenuringOff = false
+
+/**
+ * Turns off V8's allocation-site pretenuring (once). Streaming allocates a buffer per HTTP/2
+ * read and per message from the same few sites; when some of them live a little while (queued
+ * for a write), V8 starts allocating them straight in the old generation, and their bytes then
+ * start a full mark-compact every ~12 MiB streamed. Measured with --trace-gc on a 1.6 GiB
+ * `steward snapshot --compression none` (bin/run.js): 161 mark-compacts without, 37–70 with,
+ * same peak RSS. Unlike the young generation's size, this flag takes effect at run time.
+ */
+function avoidPretenuring(): void {
+  if (pretenuringOff) return
+  pretenuringOff = true
+  try {
+    setFlagsFromString('--no-allocation-site-pretenuring')
+  } catch {
+    // an embedder that refuses flags keeps V8's default
+  }
+}
 
 /** Bytes streamed between two young-generation collections. */
 export const MINOR_EVERY_BYTES = 8 * 1024 * 1024
@@ -24,6 +48,30 @@ export const RSS_CEILING_BYTES = 112 * 1024 * 1024
 const CEILING_MARGIN_BYTES = 24 * 1024 * 1024
 
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void
+
+/** The gc found through the vm fallback (`null`: none). */
+let runtimeGc: GcFunction | null | undefined
+
+/**
+ * V8's `gc` function: the global one when Node runs with `--expose-gc` (bin/run.js's shebang),
+ * otherwise obtained by turning `--expose-gc` on at run time and reading `gc` from a fresh vm
+ * context, which V8 sets up with the flag now on. Works however steward is started
+ * (`node bin/run.js`, another entrypoint); `undefined` if the runtime refuses.
+ */
+export function collector(): GcFunction | undefined {
+  const global = (globalThis as { gc?: GcFunction }).gc
+  if (typeof global === 'function') return global
+  if (runtimeGc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc')
+      const found: unknown = runInNewContext('gc')
+      runtimeGc = typeof found === 'function' ? (found as GcFunction) : null
+    } catch {
+      runtimeGc = null
+    }
+  }
+  return runtimeGc ?? undefined
+}
 
 export interface ReleaserOptions {
   /** Bytes streamed between young-generation collections [{@link MINOR_EVERY_BYTES}]. */
@@ -38,8 +86,9 @@ export interface ReleaserOptions {
  * ceiling, the whole heap.
  */
 export function garbageReleaser(options: ReleaserOptions = {}): (totalBytes: number) => void {
-  const gc = (globalThis as { gc?: GcFunction }).gc
-  if (typeof gc !== 'function') return () => undefined
+  const gc = collector()
+  if (gc === undefined) return () => undefined
+  avoidPretenuring()
   const minorEvery = options.minorEveryBytes ?? MINOR_EVERY_BYTES
   let ceiling = options.rssCeilingBytes ?? RSS_CEILING_BYTES
   let next = minorEvery

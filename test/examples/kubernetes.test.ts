@@ -256,11 +256,6 @@ interface ManifestCommand {
 }
 const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, ManifestCommand> }
 
-/**
- * etcd-defrag's flags that `steward defrag` takes (branch maint), used only while `defrag` is not
- * in this build's manifest; once it is, the manifest is the reference and this list is unused.
- */
-const DEFRAG_FLAGS_UNTIL_MERGED = ['endpoints', 'cacert', 'cert', 'key', 'cluster', 'compaction', 'move-leader', 'etcd-storage-quota-bytes', 'defrag-rule', 'command-timeout', 'wait-between-defrags', 'auto-disalarm', 'json']
 
 /** Splits `[topic, command, --flags…]` into the command (id or alias) and its arguments. */
 function findCommand(args: string[]): { command: ManifestCommand | undefined; id: string; rest: string[] } {
@@ -338,15 +333,6 @@ test('every steward command and flag in the examples exists in the built CLI and
     const args = container.args ?? []
     const { command, id, rest } = findCommand(args)
     const label = `${where(doc)} container ${container.name}: steward ${args.join(' ')}`
-    if (!command && id === 'defrag') {
-      // Until `steward defrag` is in this build: its flags are checked against etcd-defrag's names.
-      for (const arg of rest) {
-        const name = /^--(?:no-)?([^=]+)/.exec(arg)?.[1]
-        assert.ok(name && DEFRAG_FLAGS_UNTIL_MERGED.includes(name), `${label}: ${arg} is not a flag steward defrag takes`)
-      }
-      used.add('defrag')
-      continue
-    }
     assert.ok(command, `${label}: no command "${id}" in oclif.manifest.json`)
     used.add(command!.id)
     assert.equal(flagProblems(command!, rest), [], label)

@@ -34,7 +34,8 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 export function spawnMember(name: string, args: string[], metricsUrl: string): MemberProcess {
   const child = spawn(findEtcdTool('etcd'), args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   trackProcess(child)
-  const log = createRingBuffer()
+  // 1 MiB: tests read leadership changes and defragmentations back from the whole log.
+  const log = createRingBuffer(1024 * 1024)
   child.stdout?.on('data', (chunk: Buffer) => log.push(chunk))
   child.stderr?.on('data', (chunk: Buffer) => log.push(chunk))
   child.on('error', (error) => log.push(`\n[harness] spawn error: ${error.message}\n`))

@@ -52,6 +52,8 @@ export interface EtcdCluster {
    * @throws Error with the members' output tails
    */
   waitHealthy(options?: { members?: number[]; timeoutSeconds?: number }): Promise<void>
+  /** The member's own output (its zap JSON log lines) kept so far (the last 1 MiB). */
+  memberLog(memberIndex: number): string
   /** Runs etcdctl against the cluster with endpoint/TLS/auth flags; resolves stdout. @throws StewardError TOOL_FAILED */
   etcdctl(args: string[], options?: EtcdctlOptions): Promise<string>
 }
@@ -231,6 +233,9 @@ function makeCluster(members: EtcdMember[], processes: MemberProcess[], root: st
       } catch (error) {
         throw new Error(`etcd cluster is not healthy: ${(error as Error).message}\n${outputTails(which)}`, { cause: error })
       }
+    },
+    memberLog(memberIndex) {
+      return (processes[memberIndex] ?? fail(`no member ${memberIndex} (cluster has ${processes.length})`)).log.text()
     },
     async etcdctl(args, ctl = {}) {
       const flags = [`--endpoints=${(ctl.endpoints ?? members.map((m) => m.clientUrl)).join(',')}`, '--dial-timeout=3s', '--command-timeout=10s']

@@ -32,7 +32,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const test = suite<Context>('container image (buildah, user 65532)', {} as Context)
 
 test.before(async (ctx) => {
-  ctx.build = await ensureImage()
+  // uvu reports a failing `before` hook only as "0 / N": print why before rethrowing.
+  ctx.build = await ensureImage().catch((error: unknown) => {
+    console.error('building the image failed:', error)
+    throw error
+  })
   ctx.image = await openImage()
   ctx.work = await makeTempDir('steward-image-work-')
   ctx.cluster = await startEtcdCluster({ members: 1 })

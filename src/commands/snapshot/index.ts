@@ -3,7 +3,7 @@ import { StewardCommand } from '../../lib/cli/base-command.ts'
 import { compressionFlags, etcdFlags, snapshotIgnoredFlags, storeFlags } from '../../lib/cli/flags.ts'
 import { abortOnSignals } from '../../lib/cli/signals.ts'
 import { parseDuration } from '../../lib/config/duration.ts'
-import { resolveCompression } from '../../lib/config/resolve.ts'
+import { resolveCompression, resolveCompressionTuning } from '../../lib/config/resolve.ts'
 import { openBackupStore, openEtcd, using } from '../../lib/context.ts'
 import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from '../../lib/delta/snapshotter.ts'
 import { logger } from '../../lib/log.ts'
@@ -45,9 +45,11 @@ See docs/delta-snapshots.md.`
   async run(): Promise<SnapshotResult> {
     const { flags } = await this.parse(Snapshot)
     const { config } = await this.configFile(flags)
+    const compression = resolveCompression(flags, config)
     const request = {
       mode: flags.watch ? ('watch' as const) : flags.kind,
-      compression: resolveCompression(flags, config),
+      compression,
+      tuning: resolveCompressionTuning(flags, compression),
       final: flags.final,
       memoryLimitBytes: flags['delta-snapshot-memory-limit'] ?? DEFAULT_DELTA_MEMORY_LIMIT_BYTES,
       periodSeconds: flags['delta-snapshot-period'] === undefined ? DEFAULT_DELTA_PERIOD_SECONDS : parseDuration(flags['delta-snapshot-period'], '--delta-snapshot-period'),

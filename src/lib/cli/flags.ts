@@ -66,6 +66,8 @@ export const compressionFlags = {
   compression: Flags.string({ summary: 'Compression of new snapshots: gzip, zlib, lzw, zstd, none. [default: gzip]', env: 'STEWARD_COMPRESSION', helpGroup: 'COMPRESSION' }),
   'compress-snapshots': Flags.boolean({ summary: 'etcd-backup-restore form: compress or not (use with --compression-policy).', allowNo: true, helpGroup: 'COMPRESSION' }),
   'compression-policy': Flags.string({ summary: 'etcd-backup-restore form: gzip, zlib or lzw.', helpGroup: 'COMPRESSION' }),
+  'compression-level': Flags.integer({ summary: 'Compression level: gzip and zlib 1–9, zstd 1–19. [default: gzip/zlib 6, zstd 3]', env: 'STEWARD_COMPRESSION_LEVEL', helpGroup: 'COMPRESSION' }),
+  'compression-workers': Flags.integer({ summary: 'Threads compressing a gzip or zlib full snapshot in parallel blocks. [default: available cores]', env: 'STEWARD_COMPRESSION_WORKERS', helpGroup: 'COMPRESSION' }),
 }
 
 export const restoreMemberFlags = {

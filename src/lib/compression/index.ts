@@ -5,8 +5,8 @@
  *
  * | policy | suffix  | codec                                                         |
  * |--------|---------|---------------------------------------------------------------|
- * | gzip   | `.gz`   | node:zlib gzip, default level, no file name, mtime 0           |
- * | zlib   | `.zlib` | node:zlib deflate with zlib wrapper, default level            |
+ * | gzip   | `.gz`   | node:zlib gzip, level 6, no file name, mtime 0                 |
+ * | zlib   | `.zlib` | node:zlib deflate with zlib wrapper, level 6                  |
  * | lzw    | `.Z`    | Go `compress/lzw`, LSB, literal width 8 (see `lzw.ts`)        |
  * | zstd   | `.zst`  | zstd via `zstd-napi` (steward only; etcd-backup-restore can't read it) |
  * | none   | `''`    | stored as is                                                  |
@@ -14,6 +14,10 @@
  * Every codec streams. gzip, zlib and LZW also honour backpressure inside one input chunk, so
  * memory stays bounded even for data that expands a lot; zstd-napi's DecompressStream expands a
  * whole input chunk at once (bounded by chunk size × compression ratio).
+ *
+ * Full snapshots compress gzip and zlib on several threads ({@link createSnapshotCompressor},
+ * `parallel.ts`); deltas (small objects) use the serial streams. `--compression-level` applies
+ * to gzip, zlib and zstd full snapshots.
  */
 import { PassThrough, type Transform } from 'node:stream'
 import { createDeflate, createGunzip, createGzip, createInflate } from 'node:zlib'
@@ -21,6 +25,7 @@ import { StewardError } from '../errors.ts'
 import type { CompressionSuffix } from '../snapshot/name.ts'
 import { relabelErrors } from './corrupt.ts'
 import { createLzwDecoder, createLzwEncoder } from './lzw.ts'
+import { DEFAULT_COMPRESSION_LEVEL, ParallelDeflate } from './parallel.ts'
 import { createZstdDecoder, createZstdEncoder } from './zstd.ts'
 
 export const COMPRESSION_POLICIES = ['gzip', 'zlib', 'lzw', 'zstd', 'none'] as const
@@ -52,23 +57,61 @@ export function policyForSuffix(suffix: string): CompressionPolicy {
   })
 }
 
+/** How hard and on how many threads to compress. */
+export interface CompressionTuning {
+  /** gzip/zlib 1–9 [6], zstd 1–19 [3]; not accepted for lzw and none. */
+  readonly level?: number | undefined
+  /** Blocks compressed at once by {@link createSnapshotCompressor} (gzip, zlib) [available cores]. */
+  readonly workers?: number | undefined
+}
+
+const LEVEL_RANGE: Readonly<Partial<Record<CompressionPolicy, readonly [number, number]>>> = { gzip: [1, 9], zlib: [1, 9], zstd: [1, 19] }
+
+/**
+ * Checks a tuning against a policy.
+ * @throws StewardError `CONFIG_INVALID` naming `--compression-level` / `--compression-workers` and the valid values
+ */
+export function checkCompressionTuning(policy: CompressionPolicy, tuning: CompressionTuning): void {
+  const { level, workers } = tuning
+  if (level !== undefined) {
+    const range = LEVEL_RANGE[policy]
+    if (!range) throw new StewardError('CONFIG_INVALID', 'compression', `--compression-level: ${policy} has no levels (levels apply to gzip and zlib, 1–9, and zstd, 1–19)`)
+    if (!Number.isInteger(level) || level < range[0] || level > range[1]) {
+      throw new StewardError('CONFIG_INVALID', 'compression', `--compression-level: ${level} is not a ${policy} level (valid: ${range[0]}–${range[1]})`)
+    }
+  }
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 256)) {
+    throw new StewardError('CONFIG_INVALID', 'compression', `--compression-workers: ${workers} is not a thread count (valid: 1–256)`)
+  }
+}
+
 /**
  * A Transform that compresses everything written to it with `policy` (`none` gives a
- * PassThrough). The output is complete once the stream ends.
+ * PassThrough), as one serial stream. The output is complete once the stream ends.
  */
-export function createCompressor(policy: CompressionPolicy): Transform {
+export function createCompressor(policy: CompressionPolicy, tuning: CompressionTuning = {}): Transform {
   switch (policy) {
     case 'gzip':
-      return createGzip()
+      return createGzip({ level: tuning.level ?? DEFAULT_COMPRESSION_LEVEL })
     case 'zlib':
-      return createDeflate()
+      return createDeflate({ level: tuning.level ?? DEFAULT_COMPRESSION_LEVEL })
     case 'lzw':
       return createLzwEncoder()
     case 'zstd':
-      return createZstdEncoder()
+      return createZstdEncoder(tuning.level)
     case 'none':
       return new PassThrough()
   }
+}
+
+/**
+ * The compressor for a full snapshot: gzip and zlib in independent blocks on `tuning.workers`
+ * threads (`parallel.ts`: concatenated gzip members, one zlib stream), the others as
+ * {@link createCompressor}.
+ */
+export function createSnapshotCompressor(policy: CompressionPolicy, tuning: CompressionTuning = {}): Transform {
+  if (policy !== 'gzip' && policy !== 'zlib') return createCompressor(policy, tuning)
+  return new ParallelDeflate(policy, { ...(tuning.level === undefined ? {} : { level: tuning.level }), ...(tuning.workers === undefined ? {} : { workers: tuning.workers }) })
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * zstd streams through the `zstd-napi` bindings (steward's own `.zst` policy; etcd-backup-restore
- * has no zstd). Compression uses the library's default level (3).
+ * has no zstd). Compression uses the library's default level (3) unless `--compression-level` says otherwise.
  */
 import { createRequire } from 'node:module'
 import type { Transform, TransformCallback } from 'node:stream'
@@ -16,9 +16,9 @@ function zstd(): ZstdLibrary {
   return library
 }
 
-/** A Transform that writes one zstd frame holding everything written to it. */
-export function createZstdEncoder(): Transform {
-  return new (zstd().CompressStream)()
+/** A Transform that writes one zstd frame holding everything written to it, at `level` [the library's default, 3]. */
+export function createZstdEncoder(level?: number): Transform {
+  return new (zstd().CompressStream)(level === undefined ? {} : { compressionLevel: level })
 }
 
 /**

@@ -5,7 +5,7 @@
  * flag, the variable, or the file and key (see sources.ts).
  */
 import { tmpdir } from 'node:os'
-import { COMPRESSION_POLICIES, type CompressionPolicy } from '../compression/index.ts'
+import { COMPRESSION_POLICIES, checkCompressionTuning, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
 import { StewardError } from '../errors.ts'
 import { ETCD_CONNECTION_DEFAULTS, type EtcdConnectionConfig } from '../etcd/config.ts'
 import { STORE_DEFAULTS, type StoreConfig } from '../snapstore/config.ts'
@@ -45,6 +45,8 @@ export interface CompressionFlags {
   compression?: string | undefined
   'compress-snapshots'?: boolean | undefined
   'compression-policy'?: string | undefined
+  'compression-level'?: number | undefined
+  'compression-workers'?: number | undefined
 }
 
 /** @throws StewardError `CONFIG_INVALID` */
@@ -184,6 +186,17 @@ export function resolveCompression(flags: CompressionFlags, file: ConfigFile): C
   if (explicit !== undefined) return checkPolicy(explicit, flags.compression !== undefined ? flagSource(flags, 'compression') : fileSource(file, 'snapshot.compression'))
   if (flags['compress-snapshots'] === false) return 'none'
   return checkPolicy(flags['compression-policy'] ?? 'gzip', '--compression-policy')
+}
+
+/**
+ * `--compression-level` and `--compression-workers` for `policy`; unset ones stay unset (the
+ * codecs' defaults apply).
+ * @throws StewardError `CONFIG_INVALID` naming the flag (a level for lzw or none, out of range)
+ */
+export function resolveCompressionTuning(flags: CompressionFlags, policy: CompressionPolicy): CompressionTuning {
+  const tuning = { level: flags['compression-level'], workers: flags['compression-workers'] }
+  checkCompressionTuning(policy, tuning)
+  return tuning
 }
 
 function checkPolicy(value: string, flag: string): CompressionPolicy {

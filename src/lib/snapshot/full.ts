@@ -8,7 +8,7 @@
  * leaving a gap, and restore skips the overlap.
  */
 import { pipeline } from 'node:stream/promises'
-import { createCompressor, suffixForPolicy, type CompressionPolicy } from '../compression/index.ts'
+import { createSnapshotCompressor, suffixForPolicy, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
 import { StewardError, isStewardError } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore, StoredSnapshot } from './backup-store.ts'
@@ -17,6 +17,8 @@ import { ByteCounter, FullSnapshotVerifier } from './verify.ts'
 
 export interface FullSnapshotOptions {
   readonly compression: CompressionPolicy
+  /** Level and threads for compression (gzip and zlib compress on `workers` threads). */
+  readonly tuning?: CompressionTuning
   /** Mark the snapshot `.final` (taken before migration, hibernation or deletion). */
   readonly final?: boolean
   /**
@@ -90,7 +92,7 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
   const source = await etcd.snapshot(endpoint, streamSignal)
   const verifier = new FullSnapshotVerifier({ source: `the snapshot stream from ${endpoint}` })
   const counter = new ByteCounter(options.onProgress)
-  const compressor = createCompressor(options.compression)
+  const compressor = createSnapshotCompressor(options.compression, options.tuning)
   const upload = store.snapstore.put(key, compressor, options.signal ? { signal: options.signal } : {})
   upload.catch(() => stopStream.abort())
   try {

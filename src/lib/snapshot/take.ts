@@ -4,7 +4,7 @@
  * person. The command only parses flags and renders.
  */
 import { formatBytes, plural } from '../format.ts'
-import type { CompressionPolicy } from '../compression/index.ts'
+import type { CompressionPolicy, CompressionTuning } from '../compression/index.ts'
 import {
   runDeltaSnapshots,
   takeDeltaSnapshot,
@@ -23,6 +23,8 @@ export type SnapshotMode = 'full' | 'delta' | 'watch'
 export interface SnapshotRequest {
   readonly mode: SnapshotMode
   readonly compression: CompressionPolicy
+  /** `--compression-level` and `--compression-workers` for `full` mode (deltas, and the full snapshots delta modes fall back to, use the defaults). */
+  readonly tuning?: CompressionTuning
   /** Full snapshots only: mark `.final`. */
   readonly final: boolean
   /** Cut a delta once its JSON reaches this many bytes. */
@@ -67,6 +69,7 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
     request.onCleanup?.(`could not remove unfinished uploads of killed snapshots: ${(error as Error).message}`)
   })
   const { compression, memoryLimitBytes, signal } = request
+  const tuning = request.tuning ? { tuning: request.tuning } : {}
   switch (request.mode) {
     case 'watch':
       return runDeltaSnapshots(etcd, store, {
@@ -81,6 +84,7 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
     case 'full':
       return takeFullSnapshot(etcd, store, {
         compression,
+        ...tuning,
         final: request.final,
         ...(signal ? { signal } : {}),
         ...(request.onProgress ? { onProgress: request.onProgress } : {}),
