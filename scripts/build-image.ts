@@ -109,6 +109,35 @@ function hashInputs(): string {
   return hash.digest('hex')
 }
 
+/**
+ * Removes what Node never loads: the browser / React Native builds that packages ship beside
+ * their Node build (`dist/browser`, `dist/react-native`, reached only through bundlers' export
+ * conditions) and @azure/msal-browser (a dependency of @azure/identity used by its browser build
+ * only). About 14 MiB; the image tests load every driver's code path that runs inside.
+ */
+function pruneBrowserBuilds(nodeModules: string): void {
+  rmSync(join(nodeModules, '@azure', 'msal-browser'), { recursive: true, force: true })
+  const walk = (dir: string, depth: number): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue
+      const path = join(dir, entry.name)
+      if (basename(dir) === 'dist' && (entry.name === 'browser' || entry.name === 'react-native')) rmSync(path, { recursive: true, force: true })
+      else if (depth < 6) walk(path, depth + 1)
+    }
+  }
+  walk(nodeModules, 0)
+}
+
+/**
+ * Strips the symbol tables of the Node binary (about 17 MiB; Node's own release binaries keep
+ * them for native stack traces, which steward does not use). Skipped with a note when binutils'
+ * `strip` is missing: the image is then larger but works the same.
+ */
+function stripSymbols(file: string): void {
+  const result = spawnSync('strip', ['--strip-all', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  if (result.error || result.status !== 0) process.stderr.write(`[build-image] strip unavailable or failed (${result.error?.message ?? result.stderr.trim()}); keeping the unstripped node binary\n`)
+}
+
 /** Lays the image's file tree out under .tools/image/rootfs. */
 function stageRootfs(): void {
   rmSync(STAGE, { recursive: true, force: true })
@@ -125,10 +154,12 @@ function stageRootfs(): void {
   }
   for (const file of listFiles(join(app, 'node_modules'))) if (PRUNE.test(basename(file))) rmSync(file)
   rmSync(join(app, 'node_modules', '.package-lock.json'), { force: true })
+  pruneBrowserBuilds(join(app, 'node_modules'))
 
   const bin = join(STAGE, 'usr', 'local', 'bin')
   mkdirSync(bin, { recursive: true })
   copyFileSync(realpathSync(NODE_BIN), join(bin, 'node'))
+  stripSymbols(join(bin, 'node'))
   for (const tool of ETCD_TOOLS) copyFileSync(join(ETCD_BIN_DIR, tool), join(bin, tool))
   for (const tool of ['node', ...ETCD_TOOLS]) chmodSync(join(bin, tool), 0o755)
   symlinkSync('/opt/steward/bin/run.js', join(bin, 'steward'))

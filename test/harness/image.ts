@@ -54,6 +54,8 @@ export interface RunOptions {
   program?: string
   /** Kill the run after this many seconds [120]. */
   timeoutSeconds?: number
+  /** Working directory inside the container [the image's WorkingDir]. */
+  cwd?: string
 }
 
 export interface OpenedImage {
@@ -104,7 +106,8 @@ export async function openImage(archive = IMAGE_ARCHIVE): Promise<OpenedImage> {
       const mounts = Object.entries(options.mounts ?? {}).flatMap(([host, inside]) => ['--volume', `${host}:${inside}`])
       const user = options.user ?? config.User ?? ''
       const command = options.program ? [options.program] : (config.Entrypoint ?? [])
-      return exec('buildah', [...globals, 'run', '--isolation', 'chroot', ...(user ? ['--user', user] : []), ...mounts, container, '--', ...command, ...args], options.timeoutSeconds ?? 120)
+      const workdir = options.cwd ? ['--workingdir', options.cwd] : []
+      return exec('buildah', [...globals, 'run', '--isolation', 'chroot', ...(user ? ['--user', user] : []), ...workdir, ...mounts, container, '--', ...command, ...args], options.timeoutSeconds ?? 120)
     }
     return { config, run, close }
   } catch (error) {

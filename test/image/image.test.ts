@@ -85,6 +85,14 @@ test('etcd, etcdctl and etcdutl 3.5 run inside (their libraries are in the image
   }
 })
 
+test('every lazily loaded SDK imports inside the image (browser builds and msal-browser are pruned, the Node builds stay)', async ({ image }) => {
+  const modules = ['@aws-sdk/client-s3', '@google-cloud/storage', '@azure/storage-blob', '@azure/identity', '@kubernetes/client-node', 'etcd3', 'hono', 'prom-client', 'croner', 'jsep', 'zstd-napi']
+  const script = `for (const m of ${JSON.stringify(modules)}) await import(m); console.log('ok')`
+  const result = await image.run(['--input-type=module', '-e', script], { program: '/usr/local/bin/node', cwd: '/opt/steward' })
+  assert.is(result.status, 0, result.stderr)
+  assert.is(result.stdout.trim(), 'ok')
+})
+
 test('user 65532 can write /tmp and the copy Job temp dir /home/nonroot/data/tmp (no volume there)', async ({ image }) => {
   const script = "const fs=require('fs');for(const d of ['/tmp','/home/nonroot/data/tmp','/var/etcd/data']){fs.writeFileSync(d+'/probe','x');fs.rmSync(d+'/probe')}console.log(process.getuid()+':'+process.getgid())"
   const result = await image.run(['-e', script], { program: '/usr/local/bin/node' })
