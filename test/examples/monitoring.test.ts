@@ -27,8 +27,8 @@ const EXAMPLES = join(import.meta.dirname, '..', '..', 'docs', 'examples')
 const RULES_FILE = join(EXAMPLES, 'prometheus-rules.yaml')
 const DASHBOARD_FILE = join(EXAMPLES, 'grafana-dashboard.json')
 
-/** Labels Prometheus adds from the scrape target; `exported_job` is a metric's own `job` label renamed. */
-const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'container', 'service', 'endpoint', 'exported_job'])
+/** Labels Prometheus adds from the scrape target. */
+const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'container', 'service', 'endpoint'])
 /** Series Prometheus produces itself for every target. */
 const PROMETHEUS_SERIES = new Set(['up'])
 

@@ -112,7 +112,7 @@ test('LimitBased --max-backups=2 every 2s: the newest two backups survive, delet
     assert.match(metrics, /etcdbr_snapshot_gc_total\{kind="Full",succeeded="true"\} 2\n/)
     assert.match(metrics, new RegExp(`etcdbr_snapshot_gc_total\\{kind="Incr",succeeded="true"\\} ${deltas.length - keptDeltas}\n`))
     assert.match(metrics, /etcdbr_snapshot_gc_total\{kind="Full",succeeded="false"\} 0\n/)
-    assert.match(metrics, /steward_job_runs_total\{job="garbage-collection",outcome="succeeded"\} [1-9]/)
+    assert.match(metrics, /steward_job_runs_total\{schedule="garbage-collection",outcome="succeeded"\} [1-9]/)
     assert.not.match(log, /garbage-collection-(policy|period) is accepted/)
 
     child.kill('SIGTERM')

@@ -116,8 +116,8 @@ test('the leader syncs every backup to the secondary and collects it with the sa
     assert.ok(converged.every((s) => !s.isFinal), '.final is dropped in the secondary')
     assert.ok((await primary.list()).some((s) => s.isFinal), 'the primary keeps its final full snapshot')
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-    assert.match(metrics, /steward_job_runs_total\{job="secondary-backup-sync",outcome="succeeded"\} [1-9]/)
-    assert.match(metrics, /steward_job_runs_total\{job="secondary-garbage-collection",outcome="succeeded"\} [1-9]/)
+    assert.match(metrics, /steward_job_runs_total\{schedule="secondary-backup-sync",outcome="succeeded"\} [1-9]/)
+    assert.match(metrics, /steward_job_runs_total\{schedule="secondary-garbage-collection",outcome="succeeded"\} [1-9]/)
     assert.not.match(metrics, /steward_component_failures_total\{component="secondary-sync"\} [1-9]/, log.split("\n").filter((l) => l.includes("secondary-sync")).join("\n").slice(-3000))
     assert.not.match(log, /secondary-[a-z-]+ is accepted/)
 

@@ -3,7 +3,7 @@
  * `--schedule` and `--defragmentation-schedule`) and interval jobs. A job never overlaps
  * itself: a trigger that fires while the previous run is still going is skipped and
  * counted. Every run gets an AbortSignal that aborts when the scheduler stops. Per-job metrics:
- * `steward_job_runs_total{job,outcome}` and `steward_job_duration_seconds{job}`.
+ * `steward_job_runs_total{schedule,outcome}` and `steward_job_duration_seconds{schedule}`.
  *
  * Cron times are computed by croner (local time zone, vixie-cron OR rule when both day fields
  * are restricted, as etcd-backup-restore's cron library); timers go through the {@link Clock}
@@ -72,8 +72,8 @@ export class Scheduler {
   readonly #clock: Clock
   readonly #logger: Logger | undefined
   readonly #jobs = new Map<string, JobState>()
-  readonly #runs: Counter<'job' | 'outcome'> | undefined
-  readonly #duration: Histogram<'job'> | undefined
+  readonly #runs: Counter<'schedule' | 'outcome'> | undefined
+  readonly #duration: Histogram<'schedule'> | undefined
   #controller = new AbortController()
   #started = false
 
@@ -81,8 +81,8 @@ export class Scheduler {
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger
     if (options.registry) {
-      this.#runs = new Counter({ name: 'steward_job_runs_total', help: 'Scheduled job runs by outcome (succeeded, failed, skipped because the previous run was still going).', labelNames: ['job', 'outcome'], registers: [options.registry] })
-      this.#duration = new Histogram({ name: 'steward_job_duration_seconds', help: 'Duration of scheduled job runs, seconds.', labelNames: ['job'], registers: [options.registry] })
+      this.#runs = new Counter({ name: 'steward_job_runs_total', help: 'Scheduled job runs by outcome (succeeded, failed, skipped because the previous run was still going).', labelNames: ['schedule', 'outcome'], registers: [options.registry] })
+      this.#duration = new Histogram({ name: 'steward_job_duration_seconds', help: 'Duration of scheduled job runs, seconds.', labelNames: ['schedule'], registers: [options.registry] })
     }
   }
 
@@ -97,7 +97,7 @@ export class Scheduler {
     else if (!(spec.trigger.everySeconds > 0)) throw new StewardError('CONFIG_INVALID', 'scheduler', `${spec.name}: interval must be positive, got ${spec.trigger.everySeconds}s`)
     const state: JobState = { spec, cron, timer: undefined, running: null, nextAt: null }
     this.#jobs.set(spec.name, state)
-    for (const outcome of ['succeeded', 'failed', 'skipped'] as const) this.#runs?.inc({ job: spec.name, outcome }, 0)
+    for (const outcome of ['succeeded', 'failed', 'skipped'] as const) this.#runs?.inc({ schedule: spec.name, outcome }, 0)
     if (this.#started) this.#arm(state)
   }
 
@@ -174,7 +174,7 @@ export class Scheduler {
   #fire(state: JobState): Promise<RunOutcome> {
     const job = state.spec.name
     if (state.running) {
-      this.#runs?.inc({ job, outcome: 'skipped' })
+      this.#runs?.inc({ schedule: job, outcome: 'skipped' })
       this.#logger?.info({ component: 'scheduler', job }, `${job}: previous run still in progress; this trigger is skipped`)
       return Promise.resolve('skipped')
     }
@@ -190,8 +190,8 @@ export class Scheduler {
     })()
     state.running = run.then((outcome) => {
       state.running = null
-      this.#runs?.inc({ job, outcome })
-      this.#duration?.observe({ job }, (this.#clock.now() - started) / 1000)
+      this.#runs?.inc({ schedule: job, outcome })
+      this.#duration?.observe({ schedule: job }, (this.#clock.now() - started) / 1000)
       return outcome
     })
     return state.running

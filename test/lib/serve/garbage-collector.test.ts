@@ -100,7 +100,7 @@ test('the job is armed every --garbage-collection-period; on the leader a trigge
     const before = await r.names()
     assert.is(before.length, 15)
     await r.clock.advance(30_000)
-    await until('the triggered run to finish', async () => (await r.metric('steward_job_runs_total', `{job="${GC_JOB}",outcome="succeeded"}`)) === 1)
+    await until('the triggered run to finish', async () => (await r.metric('steward_job_runs_total', `{schedule="${GC_JOB}",outcome="succeeded"}`)) === 1)
     const after = await r.names()
     // The newest two backups stay whole (the newest is the latest set); older fulls and all older deltas go.
     assert.equal(after, before.filter((n) => /^(Full-00000000-00000310|Full-00000000-00000410|Incr-00000411|Incr-00000431)-/.test(n)))

@@ -60,8 +60,8 @@ test('interval job runs every period; an overlapping trigger is skipped and coun
   release!()
   await flush()
   const text = await registry.metrics()
-  assert.match(text, 'steward_job_runs_total{job="job",outcome="succeeded"} 2')
-  assert.match(text, 'steward_job_runs_total{job="job",outcome="skipped"} 1')
+  assert.match(text, 'steward_job_runs_total{schedule="job",outcome="succeeded"} 2')
+  assert.match(text, 'steward_job_runs_total{schedule="job",outcome="skipped"} 1')
   await scheduler.stop()
 })
 
@@ -87,7 +87,7 @@ test('cron job fires at its slot; a failing run is counted and the schedule cont
   assert.is(runs, 1)
   await clock.advance(3600_000)
   assert.is(runs, 2)
-  assert.match(await registry.metrics(), 'steward_job_runs_total{job="full-snapshot",outcome="failed"} 2')
+  assert.match(await registry.metrics(), 'steward_job_runs_total{schedule="full-snapshot",outcome="failed"} 2')
   await scheduler.stop()
 })
 

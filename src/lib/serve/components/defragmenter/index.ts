@@ -20,7 +20,7 @@ import { reportFailure, type ComponentDefinition, type ServeContext } from '../.
 import { LazyMaintenance, maintenanceDeps, quotaBytes, serveLock, type MaintenanceOpener } from './maintenance.ts'
 
 const NAME = 'defragmenter'
-/** The scheduler job's name (`steward_job_runs_total{job="defragmentation"}`). */
+/** The scheduler job's name (`steward_job_runs_total{schedule="defragmentation"}`). */
 export const DEFRAG_JOB = 'defragmentation'
 
 /** Records `etcdbr_defragmentation_duration_seconds{succeeded,endpoint}` for every defragment call of a run. */

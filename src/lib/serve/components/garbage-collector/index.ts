@@ -10,7 +10,7 @@ import type { ComponentDefinition } from '../../component.ts'
 import { LeaderGarbageCollector } from './collector.ts'
 
 const NAME = 'garbage-collector'
-/** The scheduler job's name (`steward_job_runs_total{job}`). */
+/** The scheduler job's name (`steward_job_runs_total{schedule}`). */
 export const GC_JOB = 'garbage-collection'
 
 export const garbageCollectorComponent: ComponentDefinition = {

@@ -23,7 +23,7 @@ import { reportFailure, type ComponentDefinition } from '../../component.ts'
 import { LeaderGarbageCollector } from '../garbage-collector/collector.ts'
 
 const NAME = 'secondary-sync'
-/** Scheduler job names (`steward_job_runs_total{job}`). */
+/** Scheduler job names (`steward_job_runs_total{schedule}`). */
 export const SYNC_JOB = 'secondary-backup-sync'
 export const SECONDARY_GC_JOB = 'secondary-garbage-collection'
 

@@ -194,6 +194,8 @@ export class Snapshotter {
         if (signal.aborted) break
         failures += 1
         const wait = backoffSeconds(failures, options.backoff.multiplier, options.backoff.thresholdSeconds)
+        // Gardener's KubeEtcdDeltaBackupFailed multiplies the delta's age by this gauge.
+        this.#ctx.metrics.snapshotRequired.set({ kind: 'Incr' }, 1)
         this.#fail(error, `delta snapshots failed (${failures} in a row): ${messageOf(error)}; restarting in ${wait}s`)
         await sleep(clock, wait * 1000, signal).catch(() => undefined)
       }
@@ -308,6 +310,7 @@ export class Snapshotter {
     } else if (event.type === 'reconnect') {
       logger.warn({ component: NAME, endpoint: event.endpoint, fromRevision: event.fromRevision }, `watch broke (${event.error.reason}); resuming from revision ${event.fromRevision}`)
     } else if (event.type === 'catch-up-failed') {
+      metrics.snapshotRequired.set({ kind: 'Incr' }, 1)
       this.#fail(event.error, `could not store the last events: ${event.error.reason}`)
     }
   }
