@@ -9,7 +9,7 @@
  * (65532:65532) unless `user` says otherwise, and through the image's ENTRYPOINT, as a
  * container runtime would (buildah run itself ignores the ENTRYPOINT).
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { trackProcess, trackTempDir, untrackTempDir } from './processes.ts'
@@ -56,12 +56,16 @@ export interface RunOptions {
   timeoutSeconds?: number
   /** Working directory inside the container [the image's WorkingDir]. */
   cwd?: string
+  /** Extra environment variables inside the container. */
+  env?: Record<string, string>
 }
 
 export interface OpenedImage {
   config: ImageConfig
   /** Runs ENTRYPOINT + `args` (or `program` + `args`) in the image's working container. */
   run(args: readonly string[], options?: RunOptions): Promise<RunResult>
+  /** Starts ENTRYPOINT + `args` in the background (a long-running `server`); the caller stops it. */
+  start(args: readonly string[], options?: RunOptions): ChildProcess
   /** Removes the working container and the temp storage. Idempotent. */
   close(): Promise<void>
 }
@@ -102,14 +106,21 @@ export async function openImage(archive = IMAGE_ARCHIVE): Promise<OpenedImage> {
     const container = (await buildah(['from', '--quiet', `oci-archive:${archive}`])).trim()
     const inspected = JSON.parse(await buildah(['inspect', '--type', 'container', container])) as { OCIv1: { config?: ImageConfig } }
     const config = inspected.OCIv1.config ?? {}
-    const run = async (args: readonly string[], options: RunOptions = {}): Promise<RunResult> => {
+    const runArgs = (args: readonly string[], options: RunOptions): string[] => {
       const mounts = Object.entries(options.mounts ?? {}).flatMap(([host, inside]) => ['--volume', `${host}:${inside}`])
+      const env = Object.entries(options.env ?? {}).flatMap(([name, value]) => ['--env', `${name}=${value}`])
       const user = options.user ?? config.User ?? ''
       const command = options.program ? [options.program] : (config.Entrypoint ?? [])
       const workdir = options.cwd ? ['--workingdir', options.cwd] : []
-      return exec('buildah', [...globals, 'run', '--isolation', 'chroot', ...(user ? ['--user', user] : []), ...workdir, ...mounts, container, '--', ...command, ...args], options.timeoutSeconds ?? 120)
+      return [...globals, 'run', '--isolation', 'chroot', ...(user ? ['--user', user] : []), ...workdir, ...env, ...mounts, container, '--', ...command, ...args]
     }
-    return { config, run, close }
+    const run = async (args: readonly string[], options: RunOptions = {}): Promise<RunResult> => exec('buildah', runArgs(args, options), options.timeoutSeconds ?? 120)
+    const start = (args: readonly string[], options: RunOptions = {}): ChildProcess => {
+      const child = spawn('buildah', runArgs(args, options), { stdio: ['ignore', 'pipe', 'pipe'] })
+      trackProcess(child)
+      return child
+    }
+    return { config, run, start, close }
   } catch (error) {
     await close()
     throw error

@@ -9,13 +9,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { chown, mkdir, readdir, stat } from 'node:fs/promises'
+import { chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { dumpEtcd, dumpHash, writeSampleData } from '../harness/data.ts'
 import { startEtcdCluster, withEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { ensureImage, IMAGE_ARCHIVE, openImage, type ImageBuild, type OpenedImage } from '../harness/image.ts'
+import { getFreePorts } from '../harness/ports.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
 
 interface Context {
@@ -98,6 +99,33 @@ test('user 65532 can write /tmp and the copy Job temp dir /home/nonroot/data/tmp
   const result = await image.run(['-e', script], { program: '/usr/local/bin/node' })
   assert.is(result.status, 0, result.stderr)
   assert.is(result.stdout.trim(), `${NONROOT}:${NONROOT}`)
+})
+
+test('server (druid passes `server …` to the ENTRYPOINT) answers /healthz 200 once it leads a loopback etcd, and stops on SIGTERM', async ({ image, cluster, work }) => {
+  const dir = join(work, 'serve')
+  await mkdir(dir)
+  await writeFile(join(dir, 'etcd.conf.yaml'), 'name: etcd-main-0\ninitial-cluster: etcd-main-0=http://127.0.0.1:2380\n')
+  await chown(dir, NONROOT, NONROOT)
+  const [port] = await getFreePorts(1)
+  const args = ['server', `--endpoints=${cluster.endpoints[0]}`, '--storage-provider=Local', '--store-container=/serve/store', '--store-prefix=etcd-main', `--server-port=${port}`, '--reelection-period=1s', '--delta-snapshot-period=1h', '--data-dir=/serve/data']
+  const child = image.start(args, { mounts: { [dir]: '/serve' }, env: { ETCD_CONF: '/serve/etcd.conf.yaml', POD_NAME: 'etcd-main-0', STEWARD_SERVER_HOST: '127.0.0.1' } })
+  let log = ''
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  try {
+    const deadline = Date.now() + 90_000
+    let status = 0
+    while (status !== 200 && Date.now() < deadline) {
+      status = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0)
+      if (status !== 200) await new Promise((r) => setTimeout(r, 250))
+    }
+    assert.is(status, 200, `/healthz never answered 200:\n${log.slice(-3000)}`)
+  } finally {
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    assert.is(await exited, 0, `server exit after SIGTERM:\n${log.slice(-3000)}`)
+    clearTimeout(timer)
+  }
 })
 
 test('snapshot (full, then delta) and restore in the image against a loopback etcd and a Local store; etcd serves the same data', async ({ image, cluster, work }) => {
