@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises'
+import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -107,7 +107,7 @@ test('server (druid passes `server …` to the ENTRYPOINT) answers /healthz 200 
   await writeFile(join(dir, 'etcd.conf.yaml'), 'name: etcd-main-0\ninitial-cluster: etcd-main-0=http://127.0.0.1:2380\n')
   await chown(dir, NONROOT, NONROOT)
   const [port] = await getFreePorts(1)
-  const args = ['server', `--endpoints=${cluster.endpoints[0]}`, '--storage-provider=Local', '--store-container=/serve/store', '--store-prefix=etcd-main', `--server-port=${port}`, '--reelection-period=1s', '--delta-snapshot-period=1h', '--data-dir=/serve/data']
+  const args = ['server', `--endpoints=${cluster.endpoints[0]}`, '--storage-provider=Local', '--store-container=/serve/store', '--store-prefix=etcd-main', `--server-port=${port}`, '--reelection-period=2s', '--delta-snapshot-period=1h', '--data-dir=/serve/data']
   const child = image.start(args, { mounts: { [dir]: '/serve' }, env: { ETCD_CONF: '/serve/etcd.conf.yaml', POD_NAME: 'etcd-main-0', STEWARD_SERVER_HOST: '127.0.0.1' } })
   let log = ''
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()))
@@ -121,12 +121,26 @@ test('server (druid passes `server …` to the ENTRYPOINT) answers /healthz 200 
     }
     assert.is(status, 200, `/healthz never answered 200:\n${log.slice(-3000)}`)
   } finally {
-    child.kill('SIGTERM')
+    // `buildah run` does not forward SIGTERM (it kills its child): signal steward itself, as the
+    // kubelet does through the container runtime. chroot isolation shares the host's pid space.
+    const pid = await findProcess((cmdline) => /^(\S*\/)?node /.test(cmdline) && cmdline.includes(`--server-port=${port}`))
+    assert.ok(pid, 'steward\'s node process inside the image')
+    process.kill(pid!, 'SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
     assert.is(await exited, 0, `server exit after SIGTERM:\n${log.slice(-3000)}`)
     clearTimeout(timer)
   }
 })
+
+/** The pid of the first process whose NUL-separated command line (joined by spaces) matches. */
+async function findProcess(matches: (cmdline: string) => boolean): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+    if (matches(cmdline.split('\0').join(' '))) return Number(entry)
+  }
+  return undefined
+}
 
 test('snapshot (full, then delta) and restore in the image against a loopback etcd and a Local store; etcd serves the same data', async ({ image, cluster, work }) => {
   const endpoint = cluster.endpoints[0]!
