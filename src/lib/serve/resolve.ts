@@ -197,10 +197,3 @@ export function resolveSecondary(flags: ServeFlags, primary: StoreConfig | null,
   if (!(periodSeconds > 0)) throw new StewardError('CONFIG_INVALID', 'config', `--secondary-backup-sync-period: must be positive, got ${periodSeconds}s`)
   return { store, periodSeconds }
 }
-
-/** Warnings for given flags that steward accepts and ignores. */
-export function ignoredFlagWarnings(flags: Readonly<Record<string, unknown>>, ignored: Readonly<Record<string, string>>): string[] {
-  return Object.keys(ignored)
-    .filter((name) => flags[name] !== undefined)
-    .map((name) => `--${name} is accepted for etcd-backup-restore compatibility and ignored: ${ignored[name]}`)
-}
