@@ -4,6 +4,7 @@ import { storeFlags } from '../lib/cli/flags.ts'
 import { ignoredFlags } from '../lib/cli/ignored-flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { parseDuration } from '../lib/config/duration.ts'
+import { resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { compactStore, type CompactResult } from '../lib/compact/compact.ts'
 import { messageOf, StewardError } from '../lib/errors.ts'
@@ -83,11 +84,7 @@ docs/compact.md and docs/kubernetes.md.`
           defragment: flags.defragment,
           snapshotTimeoutSeconds,
           skipHashCheck: flags['skip-hash-check'],
-          limits: {
-            ...(flags['embedded-etcd-quota-bytes'] ? { quotaBackendBytes: flags['embedded-etcd-quota-bytes'] } : {}),
-            ...(flags['max-request-bytes'] ? { maxRequestBytes: flags['max-request-bytes'] } : {}),
-            ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
-          },
+          limits: resolveTempEtcdLimits(flags),
         },
         signals.signal,
       ),
