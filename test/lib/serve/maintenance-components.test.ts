@@ -160,7 +160,7 @@ test('runs never overlap: a slot while the previous defragmentation still runs i
   try {
     await r.clock.advance(9 * MIN)
     await r.clock.advance(10 * MIN)
-    assert.is(await r.metric('steward_job_runs_total', { job: DEFRAG_JOB, outcome: 'skipped' }), 1)
+    assert.is(await r.metric('steward_job_runs_total', { schedule: DEFRAG_JOB, outcome: 'skipped' }), 1)
     release()
     await r.advance(0)
     assert.is(r.maintenance.calls.filter((c) => c.startsWith('defrag')).length, 1)
@@ -177,7 +177,7 @@ test('a failure (unhealthy member) is a metric and no change; the next slot trie
     await r.advance(9 * MIN)
     assert.equal(r.maintenance.calls, [], 'no lock, no defragmentation')
     assert.is(await r.metric('steward_component_failures_total', { component: 'defragmenter' }), 1)
-    assert.is(await r.metric('steward_job_runs_total', { job: DEFRAG_JOB, outcome: 'failed' }), 1)
+    assert.is(await r.metric('steward_job_runs_total', { schedule: DEFRAG_JOB, outcome: 'failed' }), 1)
     r.maintenance.failHealth = false
     await r.advance(10 * MIN)
     assert.equal(r.maintenance.calls, ['lock', 'defrag http://m1 leader=false', 'unlock'])
