@@ -1,8 +1,10 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { restoreMemberFlags, storeFlags } from '../lib/cli/flags.ts'
+import { storeFlags } from '../lib/cli/flags.ts'
+import { ignoredFlags } from '../lib/cli/ignored-flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { parseDuration } from '../lib/config/duration.ts'
+import { resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { compactStore, type CompactResult } from '../lib/compact/compact.ts'
 import { messageOf, StewardError } from '../lib/errors.ts'
@@ -18,7 +20,23 @@ async function updateCompactedFullLease(kubeconfig: string | undefined, leaseNam
   return updateFullSnapshotLease(api, leaseName, { revision: result.revision, createdOn: ref.createdOn })
 }
 
-const IGNORED = 'Accepted for etcd-backup-restore compatibility; not used.'
+const SINGLE_MEMBER = 'the temporary etcd is a single member of its own, removed afterwards'
+const NO_COMPACTION = 'the temporary etcd is compacted once, at the last revision'
+
+/** etcdbrctl compact flags that steward's compaction accepts and does not act on, with why. */
+const compactIgnoredFlags = ignoredFlags({
+  name: { type: 'string', reason: SINGLE_MEMBER },
+  'initial-cluster': { type: 'string', reason: SINGLE_MEMBER },
+  'initial-cluster-token': { type: 'string', reason: SINGLE_MEMBER },
+  'initial-advertise-peer-urls': { type: 'string', multiple: true, reason: SINGLE_MEMBER },
+  'etcd-defrag-timeout': { type: 'duration', reason: 'the temporary etcd\'s defragment is bounded at 5 minutes' },
+  'restoration-temp-snapshots-dir': { type: 'string', reason: 'deltas are spooled beside --data-dir' },
+  'delta-snapshot-lease-name': { type: 'string', reason: 'compaction does not change the delta-snapshot lease' },
+  'max-fetchers': { type: 'integer', reason: 'deltas are fetched and applied one at a time' },
+  'max-call-send-message-size': { type: 'integer', reason: 'unused by etcd-backup-restore as well' },
+  'auto-compaction-mode': { type: 'string', reason: NO_COMPACTION },
+  'auto-compaction-retention': { type: 'string', reason: NO_COMPACTION },
+})
 
 export default class Compact extends StewardCommand {
   static override summary = 'Fold the latest full snapshot and its deltas into one new full snapshot (etcd-druid\'s compaction Job).'
@@ -36,25 +54,18 @@ docs/compact.md and docs/kubernetes.md.`
   ]
   static override flags = {
     ...storeFlags,
-    ...restoreMemberFlags,
     'data-dir': Flags.string({ char: 'd', summary: 'Working data directory; must be empty or absent; removed afterwards. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
     defragment: Flags.boolean({ summary: 'Defragment after compacting. [default: true]', allowNo: true, default: true }),
     'skip-hash-check': Flags.boolean({ summary: 'Do not compare the base snapshot with its SHA-256 trailer.' }),
     'etcd-snapshot-timeout': Flags.string({ summary: 'Deadline of the snapshot stream from the temporary etcd (Go duration). [default: 30m]' }),
-    'etcd-defrag-timeout': Flags.string({ summary: 'Accepted; the temporary etcd\'s defragment is bounded at 5 minutes. [default: 8m]' }),
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd. [default: 8589934592]' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]' }),
-    'restoration-temp-snapshots-dir': Flags.string({ summary: `${IGNORED} Deltas are spooled beside --data-dir.` }),
     'metrics-scrape-wait-duration': Flags.string({ summary: 'Wait this long after the upload before exiting (Go duration). [default: 0s]' }),
     'enable-snapshot-lease-renewal': Flags.boolean({ summary: 'Set druid\'s full-snapshot lease to the compacted snapshot (a failure warns; exit stays 0).', allowNo: true }),
     'full-snapshot-lease-name': Flags.string({ summary: 'Full-snapshot lease name (see --enable-snapshot-lease-renewal). [default: full-snapshot-revisions]' }),
-    'delta-snapshot-lease-name': Flags.string({ summary: 'Delta-snapshot lease name (accepted; compaction does not change the delta lease).' }),
     kubeconfig: Flags.string({ summary: 'Kubernetes client configuration; else KUBECONFIG, the in-cluster service account, ~/.kube/config.' }),
-    'max-fetchers': Flags.integer({ summary: IGNORED }),
-    'max-call-send-message-size': Flags.integer({ summary: IGNORED }),
-    'auto-compaction-mode': Flags.string({ summary: IGNORED }),
-    'auto-compaction-retention': Flags.string({ summary: IGNORED }),
+    ...compactIgnoredFlags,
   }
 
   async run(): Promise<CompactResult> {
@@ -62,7 +73,6 @@ docs/compact.md and docs/kubernetes.md.`
     const { config } = await this.configFile(flags)
     const scrapeWaitSeconds = parseDuration(flags['metrics-scrape-wait-duration'] ?? '0s', '--metrics-scrape-wait-duration')
     const snapshotTimeoutSeconds = parseDuration(flags['etcd-snapshot-timeout'] ?? '30m', '--etcd-snapshot-timeout')
-    if (flags['etcd-defrag-timeout'] !== undefined) parseDuration(flags['etcd-defrag-timeout'], '--etcd-defrag-timeout')
     const store = await openBackupStore(flags, config)
     const progress = this.progress('compact')
     const signals = abortOnSignals()
@@ -74,11 +84,7 @@ docs/compact.md and docs/kubernetes.md.`
           defragment: flags.defragment,
           snapshotTimeoutSeconds,
           skipHashCheck: flags['skip-hash-check'],
-          limits: {
-            ...(flags['embedded-etcd-quota-bytes'] ? { quotaBackendBytes: flags['embedded-etcd-quota-bytes'] } : {}),
-            ...(flags['max-request-bytes'] ? { maxRequestBytes: flags['max-request-bytes'] } : {}),
-            ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
-          },
+          limits: resolveTempEtcdLimits(flags),
         },
         signals.signal,
       ),

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
 import { storeFlags } from '../lib/cli/flags.ts'
+import { ignoredFlags } from '../lib/cli/ignored-flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { parseDuration } from '../lib/config/duration.ts'
 import { resolvePrefixedStore } from '../lib/config/prefixed-store.ts'
@@ -33,14 +34,16 @@ a re-run after an interruption copies only what is missing. See docs/copy-backup
     'source-store-container': Flags.string({ summary: 'Source bucket / container. Env: SOURCE_STORAGE_CONTAINER.', helpGroup: SOURCE }),
     'source-store-prefix': Flags.string({ summary: 'Source prefix. [default: the destination\'s]', helpGroup: SOURCE }),
     'source-store-endpoint-override': Flags.string({ summary: 'Source endpoint of an S3-compatible, Azurite or GCS-emulator server.', helpGroup: SOURCE }),
-    'source-max-parallel-chunk-uploads': Flags.integer({ summary: 'Accepted for etcd-backup-restore compatibility (the source is only read).', helpGroup: SOURCE }),
-    'source-min-chunk-size': Flags.integer({ summary: 'Accepted for etcd-backup-restore compatibility (the source is only read).', helpGroup: SOURCE }),
-    'source-snapstore-temp-directory': Flags.string({ summary: 'Accepted for etcd-backup-restore compatibility; not used.', helpGroup: SOURCE }),
     'max-backups-to-copy': Flags.integer({ summary: 'Newest backups to copy; -1 copies all. [default: -1]', min: -1 }),
     'max-backup-age': Flags.integer({ summary: 'Only backups whose full snapshot is younger than this many days; -1 for any age. [default: -1]', min: -1 }),
     'max-parallel-copy-operations': Flags.integer({ summary: 'Objects copied at once. [default: 10]', min: 1 }),
     'wait-for-final-snapshot': Flags.boolean({ summary: 'Wait for a final full snapshot in the source before copying.', allowNo: true }),
     'wait-for-final-snapshot-timeout': Flags.string({ summary: 'Stop waiting after this long and copy anyway; 0 waits forever (Go duration). [default: 0s]' }),
+    ...ignoredFlags({
+      'source-max-parallel-chunk-uploads': { type: 'integer', reason: 'the source store is only read' },
+      'source-min-chunk-size': { type: 'integer', reason: 'the source store is only read' },
+      'source-snapstore-temp-directory': { type: 'string', reason: 'objects are copied as streams, without temp files' },
+    }),
   }
 
   async run(): Promise<CopyResult> {

@@ -3,7 +3,7 @@ import { StewardCommand } from '../lib/cli/base-command.ts'
 import { restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/cli/flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
-import { resolveRestoreMember } from '../lib/config/restore.ts'
+import { resolveRestoreMember, resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { logger } from '../lib/log.ts'
 import { plural } from '../lib/format.ts'
 import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
@@ -64,11 +64,7 @@ See docs/restore.md.`
         toTime: flags['to-time'],
         allowPartial: flags['allow-partial'],
         fallbackToOlderFull: flags['fallback-to-older-full'],
-        limits: {
-          ...(flags['embedded-etcd-quota-bytes'] ? { quotaBackendBytes: flags['embedded-etcd-quota-bytes'] } : {}),
-          ...(flags['max-request-bytes'] ? { maxRequestBytes: flags['max-request-bytes'] } : {}),
-          ...(flags['max-txn-ops'] ? { maxTxnOps: flags['max-txn-ops'] } : {}),
-        },
+        limits: resolveTempEtcdLimits(flags),
         onProgress: (bytes, total) => progress.update(bytes, total),
         onCleanup: (message) => logger().warn(message),
         signal: signals.signal,

@@ -1,7 +1,7 @@
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { IGNORED_SERVE_FLAGS, serveFlags } from '../lib/cli/serve-flags.ts'
+import { serveFlags } from '../lib/cli/serve-flags.ts'
 import { logger } from '../lib/log.ts'
-import { ignoredFlagWarnings, resolveServeOptions } from '../lib/serve/resolve.ts'
+import { resolveServeOptions } from '../lib/serve/resolve.ts'
 import { Runtime } from '../lib/serve/runtime.ts'
 import { shutdownOnSignals } from '../lib/serve/shutdown.ts'
 
@@ -22,6 +22,11 @@ See docs/serve.md.`
   ]
   static override flags = serveFlags
 
+  /** The sidecar logs JSON lines only: an ignored flag's warning is a `warn` log line too. */
+  protected override warnIgnoredFlag(line: string): void {
+    logger().warn({ component: 'cli' }, line)
+  }
+
   async run(): Promise<void> {
     const { flags } = await this.parse(Serve)
     const { config } = await this.configFile(flags)
@@ -29,7 +34,6 @@ See docs/serve.md.`
     // Signals are handled from here on, so a SIGTERM during start-up is a graceful stop too.
     const shutdown = shutdownOnSignals(log)
     try {
-      for (const warning of ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)) log.warn({ component: 'cli' }, warning)
       const runtime = await Runtime.create(resolveServeOptions(flags, config))
       await runtime.run(shutdown.signal)
     } finally {

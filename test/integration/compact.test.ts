@@ -113,6 +113,10 @@ test('druid\'s compaction-Job argument list parses verbatim; the lease flag warn
   assert.is(real.code, 0, real.stderr)
   assert.match(unwrap(real.stderr), /full-snapshot lease etcd-main-full-snap was not updated \(exit stays 0[\s\S]*no usable Kubernetes client configuration/)
   assert.match(real.stdout, /Compacted Full-00000000-00000022-\d+\.gz \+ 4 delta\(s\) into Full-00000000-00000105-/)
+  for (const flag of ['restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'delta-snapshot-lease-name', 'etcd-defrag-timeout']) {
+    const warnings = real.stderr.split(`Warning: --${flag} is accepted for etcdbrctl compatibility and ignored`).length - 1
+    assert.is(warnings, 1, `--${flag}: ${real.stderr}`)
+  }
 })
 
 test('--enable-snapshot-lease-renewal sets the full-snapshot lease to the compacted snapshot (Kubernetes API test server)', async () => {

@@ -39,12 +39,18 @@ export abstract class StewardCommand extends Command {
     logger(resolveLogLevel(flags['log-level'] as string | undefined))
     const definitions = { ...options?.baseFlags, ...options?.flags } as Record<string, unknown>
     markFlagsFromEnvironment(parsed.flags, flagsFromEnvironment(flags, definitions, parsed.raw))
-    for (const line of ignoredFlagWarnings(givenIgnoredFlags(flags, definitions))) {
-      // One unwrapped line each (oclif's warn wraps at hyphens), greppable in CronJob logs.
-      if (this.jsonEnabled()) logger().warn(line)
-      else process.stderr.write(`Warning: ${line}\n`)
-    }
+    for (const line of ignoredFlagWarnings(givenIgnoredFlags(flags, definitions))) this.warnIgnoredFlag(line)
     return parsed
+  }
+
+  /**
+   * Reports one given accepted-and-ignored flag: a `Warning: …` line on stderr, or a `warn` log
+   * line under `--json`. One unwrapped line each (oclif's `warn` wraps at hyphens), greppable in
+   * CronJob logs. Commands that only log (serve) override it.
+   */
+  protected warnIgnoredFlag(line: string): void {
+    if (this.jsonEnabled()) logger().warn(line)
+    else process.stderr.write(`Warning: ${line}\n`)
   }
 
   /** Loads (once) the config file named by `--config`, or found from the working directory. */

@@ -7,7 +7,8 @@
  * process when given. See docs/compatibility.md ("Accepted and ignored flags").
  *
  * Usage: spread `ignoredFlags({...})` into a command's `flags`; {@link StewardCommand}'s `parse`
- * calls {@link givenIgnoredFlags} and prints the warnings.
+ * calls {@link givenIgnoredFlags} and reports each warning through its `warnIgnoredFlag` (a
+ * `Warning:` line on stderr, a `warn` log line under `--json` and always under `steward serve`).
  */
 import { Flags, type Interfaces } from '@oclif/core'
 import { parseDuration } from '../config/duration.ts'

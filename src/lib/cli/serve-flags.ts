@@ -2,28 +2,49 @@
  * Flags of `steward serve` / `steward server`: every flag of `etcdbrctl server` with the same
  * name, meaning and Go-style values (durations `1m0s`, booleans `--flag=true`), so druid's
  * StatefulSet arguments work unchanged (docs/serve.md "Flags and environment"). Flags steward
- * accepts but does not act on are listed in {@link IGNORED_SERVE_FLAGS}; the command logs one
- * warning for each one given.
+ * accepts but does not act on are declared in {@link serveIgnoredFlags}; the command logs one
+ * warning for each one given (docs/compatibility.md "Accepted and ignored flags").
  */
 import { Flags } from '@oclif/core'
-import { compressionFlags, etcdFlags, restoreMemberFlags, storeFlags } from './flags.ts'
+import { compressionFlags, etcdFlags, storeFlags } from './flags.ts'
+import { ignoredFlags } from './ignored-flags.ts'
 
 const S = 'SERVER'
 const SNAP = 'SNAPSHOTTER'
 const LE = 'LEADER ELECTION'
 const RS = 'RESTORATION'
 const SEC = 'SECONDARY STORE'
-const COMPAT = 'COMPATIBILITY (accepted, ignored)'
 const K8S = 'KUBERNETES'
 
-const ignoredString = (summary: string) => Flags.string({ summary, helpGroup: COMPAT })
-const ignoredBoolean = (summary: string) => Flags.boolean({ summary, allowNo: true, helpGroup: COMPAT })
+const OBSOLETE_V041 = 'obsolete flag of etcd-backup-restore v0.41'
+const MEMBER_IDENTITY = 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME'
+const NO_COMPACTION = 'the temporary etcd of a restore does not compact'
+
+/** etcdbrctl server flags that `steward serve` accepts and does not act on, with why. */
+export const serveIgnoredFlags = ignoredFlags({
+  name: { type: 'string', reason: MEMBER_IDENTITY },
+  'initial-cluster': { type: 'string', reason: MEMBER_IDENTITY },
+  'initial-cluster-token': { type: 'string', reason: MEMBER_IDENTITY },
+  'initial-advertise-peer-urls': { type: 'string', multiple: true, reason: MEMBER_IDENTITY },
+  'restoration-temp-snapshots-dir': { type: 'string', reason: 'steward restores in a work dir beside --data-dir' },
+  'max-fetchers': { type: 'integer', reason: 'steward streams deltas one at a time' },
+  'max-call-send-message-size': { type: 'integer', reason: 'unused by etcd-backup-restore as well' },
+  'auto-compaction-mode': { type: 'string', reason: NO_COMPACTION },
+  'auto-compaction-retention': { type: 'string', reason: NO_COMPACTION },
+  'use-etcd-wrapper': { type: 'boolean', reason: 'peer-URL updates (MemberUpdate + etcd-wrapper restart) are not implemented yet' },
+  'config-file': { type: 'string', reason: 'etcdbrctl server config files are not read; use --config' },
+  // Obsolete: passed by older druid / etcd-backup-restore releases (v0.41.x), removed since.
+  'experimental-fail-below-revision': { type: 'string', reason: OBSOLETE_V041 },
+  'enable-etcd-member-gc': { type: 'boolean', reason: OBSOLETE_V041 },
+  'k8s-member-gc-duration': { type: 'string', reason: OBSOLETE_V041 },
+  'next-cluster-version-compatible': { type: 'boolean', reason: 'obsolete flag, removed from etcd-backup-restore' },
+})
 
 export const serveFlags = {
   ...etcdFlags,
   ...storeFlags,
   ...compressionFlags,
-  ...restoreMemberFlags,
+  ...serveIgnoredFlags,
   'service-endpoints': Flags.string({ multiple: true, summary: 'Client URLs of the etcd cluster\'s Service (comma-separated).', helpGroup: 'ETCD' }),
   'insecure-transport': Flags.boolean({ summary: 'etcdbrctl form; the scheme of --endpoints decides (http or https).', allowNo: true, helpGroup: 'ETCD' }),
   'etcd-defrag-timeout': Flags.string({ summary: 'Deadline of a defragment call (Go duration). [default: 8m]', helpGroup: 'ETCD' }),
@@ -58,14 +79,6 @@ export const serveFlags = {
   'enable-member-lease-renewal': Flags.boolean({ summary: 'Renew this member\'s lease (holder <member>:<cluster>:Leader|Member) every --k8s-heartbeat-duration.', allowNo: true, helpGroup: K8S }),
   'k8s-heartbeat-duration': Flags.string({ summary: 'Period of member lease renewals (Go duration). [default: 30s]', helpGroup: K8S }),
   kubeconfig: Flags.string({ summary: 'Kubernetes client configuration; else KUBECONFIG, the in-cluster service account, ~/.kube/config.', helpGroup: K8S }),
-  // Accepted for etcdbrctl/druid compatibility; steward serve does not act on them (yet).
-  'restoration-temp-snapshots-dir': ignoredString('Not used: steward restores in a work dir beside --data-dir.'),
-  'max-fetchers': Flags.integer({ summary: 'Not used: steward streams deltas one at a time.', helpGroup: COMPAT }),
-  'max-call-send-message-size': Flags.integer({ summary: 'Not used (unused by etcdbrctl too).', helpGroup: COMPAT }),
-  'auto-compaction-mode': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
-  'auto-compaction-retention': ignoredString('Not used: the temporary etcd of a restore does not compact.'),
-  'use-etcd-wrapper': ignoredBoolean('Not implemented yet: peer-URL updates that restart etcd-wrapper.'),
-  'config-file': ignoredString('etcdbrctl\'s server config file: not read; use --config.'),
   'secondary-backup-sync-enabled': Flags.boolean({ summary: 'While leading, copy the primary store\'s backups to a secondary store on becoming leader and every --secondary-backup-sync-period, and collect the secondary\'s garbage.', allowNo: true, helpGroup: SEC }),
   'secondary-backup-sync-period': Flags.string({ summary: 'How often the secondary store is synced (Go duration). [default: 1h]', helpGroup: SEC }),
   'secondary-store': Flags.string({ summary: 'Secondary store URL (file://, s3://, gs://, azblob://); steward\'s form of the flags below.', helpGroup: SEC }),
@@ -76,28 +89,4 @@ export const serveFlags = {
   'secondary-max-parallel-chunk-uploads': Flags.integer({ summary: 'Secondary store: parallel chunk uploads.', helpGroup: SEC }),
   'secondary-min-chunk-size': Flags.integer({ summary: 'Secondary store: bytes per chunk of a multipart upload.', helpGroup: SEC }),
   'secondary-snapstore-temp-directory': Flags.string({ summary: 'Secondary store: temp dir. [default: the primary\'s]', helpGroup: SEC }),
-  // Obsolete: passed by older druid / etcd-backup-restore releases (v0.41.x), removed since.
-  'experimental-fail-below-revision': ignoredString('Obsolete (etcd-backup-restore v0.41): ignored.'),
-  'enable-etcd-member-gc': ignoredBoolean('Obsolete (etcd-backup-restore v0.41): ignored.'),
-  'k8s-member-gc-duration': ignoredString('Obsolete (etcd-backup-restore v0.41): ignored.'),
-  'next-cluster-version-compatible': ignoredBoolean('Obsolete (removed from etcd-backup-restore): ignored.'),
-}
-
-/** Flags accepted for compatibility and ignored, with why (one warning each when given). */
-export const IGNORED_SERVE_FLAGS: Readonly<Record<string, string>> = {
-  'restoration-temp-snapshots-dir': 'steward restores in a work dir beside --data-dir',
-  'max-fetchers': 'steward streams deltas one at a time',
-  'max-call-send-message-size': 'unused',
-  'auto-compaction-mode': 'the temporary etcd of a restore does not compact',
-  'auto-compaction-retention': 'the temporary etcd of a restore does not compact',
-  'use-etcd-wrapper': 'peer-URL updates (MemberUpdate + etcd-wrapper restart) are not implemented yet',
-  'config-file': 'etcdbrctl server config files are not read; use --config',
-  'experimental-fail-below-revision': 'obsolete flag of etcd-backup-restore v0.41',
-  'enable-etcd-member-gc': 'obsolete flag of etcd-backup-restore v0.41',
-  'k8s-member-gc-duration': 'obsolete flag of etcd-backup-restore v0.41',
-  'next-cluster-version-compatible': 'obsolete flag, removed from etcd-backup-restore',
-  name: 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
-  'initial-cluster': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
-  'initial-cluster-token': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
-  'initial-advertise-peer-urls': 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME',
 }

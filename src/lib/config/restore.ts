@@ -1,4 +1,5 @@
 import { RESTORE_MEMBER_DEFAULTS, type RestoreMemberConfig } from '../restore/etcdutl.ts'
+import { TEMP_ETCD_DEFAULTS, type TempEtcdLimits } from '../restore/temp-etcd.ts'
 import { StewardError } from '../errors.ts'
 import type { ConfigFile } from './file.ts'
 import { splitList } from './resolve.ts'
@@ -34,4 +35,24 @@ export function resolveRestoreMember(flags: RestoreMemberFlags, file: ConfigFile
     })
   }
   return member
+}
+
+/** Limits flags of the temporary etcd (restore, compact, serve), as parsed. */
+export interface TempEtcdLimitFlags {
+  'embedded-etcd-quota-bytes'?: number | undefined
+  'max-request-bytes'?: number | undefined
+  'max-txn-ops'?: number | undefined
+}
+
+/**
+ * The temporary etcd's limits: `--embedded-etcd-quota-bytes` (bytes), `--max-request-bytes`
+ * (bytes), `--max-txn-ops` (operations), each falling back to etcd-backup-restore's default
+ * ({@link TEMP_ETCD_DEFAULTS}) when absent or 0.
+ */
+export function resolveTempEtcdLimits(flags: TempEtcdLimitFlags): TempEtcdLimits {
+  return {
+    quotaBackendBytes: flags['embedded-etcd-quota-bytes'] || TEMP_ETCD_DEFAULTS.quotaBackendBytes,
+    maxRequestBytes: flags['max-request-bytes'] || TEMP_ETCD_DEFAULTS.maxRequestBytes,
+    maxTxnOps: flags['max-txn-ops'] || TEMP_ETCD_DEFAULTS.maxTxnOps,
+  }
 }

@@ -6,10 +6,10 @@
 import type { ConfigFile } from '../config/file.ts'
 import { resolvePrefixedStore, type PrefixedStoreFlags } from '../config/prefixed-store.ts'
 import { parseDuration } from '../config/duration.ts'
+import { resolveTempEtcdLimits } from '../config/restore.ts'
 import { resolveCompression, resolveEtcdConnection, resolveStore, splitList, type CompressionFlags, type EtcdFlags, type StoreFlags } from '../config/resolve.ts'
 import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES } from '../delta/snapshotter.ts'
 import { StewardError } from '../errors.ts'
-import { TEMP_ETCD_DEFAULTS } from '../restore/temp-etcd.ts'
 import { GC_POLICIES, type GcPolicy } from '../gc/plan.ts'
 import type { StoreConfig } from '../snapstore/config.ts'
 import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions, type ServeSecondaryOptions } from './options.ts'
@@ -126,11 +126,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
       thresholdSeconds: parseDuration(flags['backoff-threshold-time'] ?? SERVE_DEFAULTS.backoffThreshold, '--backoff-threshold-time'),
     },
     shutdownGraceSeconds: parseDuration(flags['shutdown-grace-period'] ?? SERVE_DEFAULTS.shutdownGrace, '--shutdown-grace-period'),
-    restoreLimits: {
-      quotaBackendBytes: flags['embedded-etcd-quota-bytes'] ?? TEMP_ETCD_DEFAULTS.quotaBackendBytes,
-      maxRequestBytes: flags['max-request-bytes'] ?? TEMP_ETCD_DEFAULTS.maxRequestBytes,
-      maxTxnOps: flags['max-txn-ops'] ?? TEMP_ETCD_DEFAULTS.maxTxnOps,
-    },
+    restoreLimits: resolveTempEtcdLimits(flags),
     skipHashCheck: flags['skip-hash-check'] ?? false,
     garbageCollection: resolveServeGc(flags),
     secondary: resolveSecondary(flags, store, env),
@@ -196,11 +192,4 @@ export function resolveSecondary(flags: ServeFlags, primary: StoreConfig | null,
   const periodSeconds = parseDuration(flags['secondary-backup-sync-period'] ?? SERVE_DEFAULTS.secondaryBackupSyncPeriod, '--secondary-backup-sync-period')
   if (!(periodSeconds > 0)) throw new StewardError('CONFIG_INVALID', 'config', `--secondary-backup-sync-period: must be positive, got ${periodSeconds}s`)
   return { store, periodSeconds }
-}
-
-/** Warnings for given flags that steward accepts and ignores. */
-export function ignoredFlagWarnings(flags: Readonly<Record<string, unknown>>, ignored: Readonly<Record<string, string>>): string[] {
-  return Object.keys(ignored)
-    .filter((name) => flags[name] !== undefined)
-    .map((name) => `--${name} is accepted for etcd-backup-restore compatibility and ignored: ${ignored[name]}`)
 }

@@ -2,6 +2,8 @@ import { Parser } from '@oclif/core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { normalizeGoFlagForms, type FlagShape } from '../../../src/lib/cli/go-flags.ts'
+import Compact from '../../../src/commands/compact.ts'
+import CopyBackups from '../../../src/commands/copy-backups.ts'
 import { IGNORED_HELP_GROUP, givenIgnoredFlags, ignoredFlagWarnings, ignoredFlags } from '../../../src/lib/cli/ignored-flags.ts'
 
 const declared = ignoredFlags({
@@ -51,6 +53,19 @@ test('only given ignored flags are reported, each warned once per process', asyn
   assert.equal(first.length, 2)
   assert.match(first.join('\n'), /--max-fetchers is accepted for etcdbrctl compatibility and ignored: one at a time/)
   assert.equal(ignoredFlagWarnings(given), [])
+})
+
+test('compact and copy-backups declare their accepted-and-ignored etcdbrctl flags with the shared mechanism', async () => {
+  const cases: [Record<string, unknown>, string[]][] = [
+    [Compact.flags, ['--restoration-temp-snapshots-dir=/tmp/r', '--max-fetchers=6', '--max-call-send-message-size=10485760', '--auto-compaction-mode=periodic', '--auto-compaction-retention=30m', '--etcd-defrag-timeout=15m0s', '--delta-snapshot-lease-name=d', '--name=default', '--initial-cluster=default=http://localhost:2380', '--initial-cluster-token=t', '--initial-advertise-peer-urls=http://localhost:2380']],
+    [CopyBackups.flags, ['--source-max-parallel-chunk-uploads=5', '--source-min-chunk-size=5242880', '--source-snapstore-temp-directory=/tmp']],
+  ]
+  for (const [definitions, argv] of cases) {
+    const parsed = (await Parser.parse(argv, { flags: definitions as Parameters<typeof Parser.parse>[1]['flags'], strict: true })).flags as Record<string, unknown>
+    const given = givenIgnoredFlags(parsed, definitions).map((g) => g.flag)
+    assert.equal(given.sort(), argv.map((a) => a.slice(2, a.indexOf('='))).sort())
+    for (const name of given) assert.is((definitions as Record<string, { helpGroup?: string }>)[name]!.helpGroup, IGNORED_HELP_GROUP, name)
+  }
 })
 
 test.run()

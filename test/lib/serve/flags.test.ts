@@ -3,9 +3,10 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { globalFlags } from '../../../src/lib/cli/flags.ts'
 import { normalizeGoFlagForms, type FlagShape } from '../../../src/lib/cli/go-flags.ts'
-import { IGNORED_SERVE_FLAGS, serveFlags } from '../../../src/lib/cli/serve-flags.ts'
+import { givenIgnoredFlags, ignoredFlagWarnings, IGNORED_HELP_GROUP } from '../../../src/lib/cli/ignored-flags.ts'
+import { serveFlags } from '../../../src/lib/cli/serve-flags.ts'
 import { isStewardError } from '../../../src/lib/errors.ts'
-import { ignoredFlagWarnings, resolveServeOptions, type ServeFlags } from '../../../src/lib/serve/resolve.ts'
+import { resolveServeOptions, type ServeFlags } from '../../../src/lib/serve/resolve.ts'
 import { runSteward } from '../../harness/cli.ts'
 
 const test = suite('steward serve flags (druid and etcdbrctl forms)')
@@ -68,6 +69,9 @@ async function parseServe(argv: readonly string[]): Promise<ServeFlags & Record<
   return flags as ServeFlags & Record<string, unknown>
 }
 
+/** The warning texts for the given ignored flags (not deduplicated across calls, unlike `ignoredFlagWarnings`). */
+const warningsFor = (flags: Record<string, unknown>) => givenIgnoredFlags(flags, ALL_FLAGS).map(({ flag, reason }) => `--${flag} is accepted for etcdbrctl compatibility and ignored: ${reason}`)
+
 test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's meanings", async () => {
   const flags = await parseServe(DRUID_ARGS.slice(1))
   const options = resolveServeOptions(flags, {}, { POD_NAME: 'etcd-main-0', POD_NAMESPACE: 'shoot--dev--main', STORAGE_CONTAINER: 'bucket' })
@@ -94,8 +98,9 @@ test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's 
   assert.is(options.garbageCollection.policy, 'LimitBased')
   assert.is(options.podName, 'etcd-main-0')
   assert.is(options.etcdConfigPath, '/var/etcd/config/etcd.conf.yaml')
-  const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
-  for (const name of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir']) {
+  const warnings = warningsFor(flags)
+  assert.equal(ignoredFlagWarnings(givenIgnoredFlags(flags, ALL_FLAGS)), warnings, 'the shared mechanism words the warnings the same way')
+  for (const name of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir', 'auto-compaction-mode', 'auto-compaction-retention', 'snapstore-temp-directory']) {
     assert.ok(warnings.some((w) => w.startsWith(`--${name} is accepted`)), name)
   }
   // The garbage collector and the lease components act on their flags: no warning for them.
@@ -127,16 +132,22 @@ test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty
 
 test('obsolete flags of older releases are accepted and warned about; short forms -p -s -m -d -e work', async () => {
   const flags = await parseServe(['--experimental-fail-below-revision=100', '--enable-etcd-member-gc=true', '--k8s-member-gc-duration=1m0s', '--next-cluster-version-compatible=true', '-p', '9090', '-s', '*/5 * * * *', '-m', '3', '-d', '/data', '-e', 'http://10.0.0.1:2379'])
-  const warnings = ignoredFlagWarnings(flags, IGNORED_SERVE_FLAGS)
+  const warnings = warningsFor(flags)
   assert.is(warnings.filter((w) => w.includes('obsolete')).length, 4)
   const options = resolveServeOptions(flags, {}, {})
   assert.is(options.serverPort, 9090)
   assert.is(options.fullSnapshotSchedule, '*/5 * * * *')
   assert.is(options.garbageCollection.maxBackups, 3)
   assert.is(options.dataDir, '/data')
-  const identity = ignoredFlagWarnings(await parseServe(['--name=x', '--initial-cluster=x=http://a:2380']), IGNORED_SERVE_FLAGS)
+  const identity = warningsFor(await parseServe(['--name=x', '--initial-cluster=x=http://a:2380']))
   assert.is(identity.length, 2)
   assert.match(identity[0]!, 'ETCD_CONF')
+})
+
+test('every ignored serve flag is listed under the shared help group; acted-on flags are not', () => {
+  const grouped = Object.entries(serveFlags).filter(([, flag]) => (flag as { helpGroup?: string }).helpGroup === IGNORED_HELP_GROUP).map(([name]) => name)
+  for (const name of ['use-etcd-wrapper', 'max-fetchers', 'config-file', 'name', 'initial-advertise-peer-urls', 'next-cluster-version-compatible', 'snapstore-temp-directory']) assert.ok(grouped.includes(name), name)
+  for (const name of ['schedule', 'data-dir', 'enable-member-lease-renewal', 'secondary-store-container']) assert.not.ok(grouped.includes(name), name)
 })
 
 test('bad values name the flag: cron, durations, reelection period', async () => {
@@ -154,6 +165,19 @@ test('bad values name the flag: cron, durations, reelection period', async () =>
       assert.match((error as Error).message, flag)
     }
   }
+})
+
+test("built CLI: druid's sidecar arguments log one structured warning per ignored flag", async () => {
+  // An invalid --reelection-period stops serve right after parsing, before it touches etcd or a store.
+  const result = await runSteward(DRUID_ARGS.map((a) => (a.startsWith('--reelection-period=') ? '--reelection-period=1s' : a)), { timeoutSeconds: 60, env: { STORAGE_CONTAINER: 'bucket' } })
+  assert.is(result.code, 2, result.stderr)
+  for (const flag of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'auto-compaction-mode', 'auto-compaction-retention']) {
+    const lines = result.stderr.split('\n').filter((line) => line.includes(`--${flag} is accepted for etcdbrctl compatibility and ignored`))
+    assert.is(lines.length, 1, `--${flag}: ${result.stderr}`)
+    const entry = JSON.parse(lines[0]!) as { level: unknown }
+    assert.ok(entry.level === 40 || entry.level === 'warn', lines[0])
+  }
+  assert.not.match(result.stderr, /^Warning: /m, 'serve logs JSON lines only')
 })
 
 test('an unknown flag fails with exit code 2 and names it (built CLI, both command names)', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { IGNORED_SERVE_FLAGS } from '../../../src/lib/cli/serve-flags.ts'
+import { serveIgnoredFlags } from '../../../src/lib/cli/serve-flags.ts'
 import { isStewardError, type StewardError } from '../../../src/lib/errors.ts'
 import { COMPONENTS } from '../../../src/lib/serve/components/index.ts'
 import { SECONDARY_GC_JOB, SYNC_JOB, secondarySyncComponent } from '../../../src/lib/serve/components/secondary-sync/index.ts'
@@ -113,7 +113,7 @@ test('flags: off by default; SECONDARY_STORAGE_CONTAINER and the primary\'s prov
   bad({ 'secondary-backup-sync-enabled': true }, { SECONDARY_STORAGE_CONTAINER: '/x' }, 'needs a primary store')
   bad({ ...base, 'secondary-backup-sync-enabled': true }, {}, 'SECONDARY_STORAGE_CONTAINER')
   bad({ ...base, 'secondary-backup-sync-enabled': true, 'secondary-backup-sync-period': '0s' }, { SECONDARY_STORAGE_CONTAINER: '/x' }, '--secondary-backup-sync-period')
-  assert.not.ok(Object.keys(IGNORED_SERVE_FLAGS).some((k) => k.startsWith('secondary-')), 'the --secondary-* flags are acted on')
+  assert.not.ok(Object.keys(serveIgnoredFlags).some((k) => k.startsWith('secondary-')), 'the --secondary-* flags are acted on')
 })
 
 test.run()
