@@ -17,7 +17,7 @@ import type { Etcd3, IOptions } from 'etcd3'
 import { StewardError, messageOf } from '../errors.ts'
 import type { EtcdConnectionConfig } from './config.ts'
 import { etcdError } from './errors.ts'
-import { METHODS, decodeAuthenticateToken, decodeHeaderRevision, decodeSnapshotBlob, encodeAuthenticateRequest, encodeRangeRequest, encodeSnapshotRequest } from './wire/messages.ts'
+import { METHODS, decodeAuthenticateToken, decodeHeaderRevision, encodeAuthenticateRequest, encodeRangeRequest, encodeSnapshotRequest, SNAPSHOT_BLOB_FIELD } from './wire/messages.ts'
 import { WireChannel, type CallOptions } from './wire/transport.ts'
 
 /** Large ranges and snapshot chunks exceed grpc-js's 4 MiB receive default. */
@@ -158,7 +158,7 @@ export class EtcdClient {
     const options = await this.#callOptions(endpoint)
     // A deep buffer here keeps HTTP/2 flow control from stalling on every downstream pause
     // (measured: 2.5x slower with the default 16 KiB); memory stays bounded by it.
-    const stream = this.#channel(endpoint).serverStreamReadable(METHODS.snapshot, encodeSnapshotRequest(), decodeSnapshotBlob, {
+    const stream = this.#channel(endpoint).serverStreamField(METHODS.snapshot, encodeSnapshotRequest(), SNAPSHOT_BLOB_FIELD, {
       ...options,
       timeoutMs: this.config.snapshotTimeoutSeconds * 1000,
       signal,

@@ -13,7 +13,7 @@ import { StewardError, isStewardError } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore, StoredSnapshot } from './backup-store.ts'
 import { formatSnapshotName, parseSnapshotKey } from './name.ts'
-import { ByteCounter, FullSnapshotVerifier } from './verify.ts'
+import { FullSnapshotVerifier } from './verify.ts'
 
 export interface FullSnapshotOptions {
   readonly compression: CompressionPolicy
@@ -90,14 +90,15 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
   const stopStream = new AbortController()
   const streamSignal = options.signal ? AbortSignal.any([options.signal, stopStream.signal]) : stopStream.signal
   const source = await etcd.snapshot(endpoint, streamSignal)
-  const verifier = new FullSnapshotVerifier({ source: `the snapshot stream from ${endpoint}` })
-  const counter = new ByteCounter(options.onProgress)
-  const compressor = createSnapshotCompressor(options.compression, options.tuning)
-  const upload = store.snapstore.put(key, compressor, options.signal ? { signal: options.signal } : {})
+  // Counting (progress, garbage release) happens in the verifier, and `none` has no compression
+  // stage: each stream stage costs per chunk, and a snapshot is about 100,000 chunks per GiB.
+  const verifier = new FullSnapshotVerifier({ source: `the snapshot stream from ${endpoint}`, onBytes: options.onProgress ?? (() => undefined) })
+  const compressor = options.compression === 'none' ? undefined : createSnapshotCompressor(options.compression, options.tuning)
+  const upload = store.snapstore.put(key, compressor ?? verifier, options.signal ? { signal: options.signal } : {})
   upload.catch(() => stopStream.abort())
   try {
     const [, info] = await Promise.all([
-      pipeline(source.stream, counter, verifier, compressor, { signal: streamSignal }),
+      compressor ? pipeline(source.stream, verifier, compressor, { signal: streamSignal }) : pipeline(source.stream, verifier, { signal: streamSignal }),
       upload,
     ])
     const digest = verifier.digest

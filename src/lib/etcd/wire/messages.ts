@@ -59,6 +59,9 @@ export function encodeSnapshotRequest(): Uint8Array {
   return EMPTY_REQUEST
 }
 
+/** Field number of `SnapshotResponse.blob`, the database bytes (`transport.serverStreamField` streams it). */
+export const SNAPSHOT_BLOB_FIELD = 3
+
 /**
  * The `blob` (field 3) of one `SnapshotResponse` (fields: header 1, remaining_bytes 2, blob 3,
  * version 4), as a view of `message`; empty when absent.

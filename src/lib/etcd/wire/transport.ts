@@ -19,7 +19,7 @@
 import http2 from 'node:http2'
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, SecureClientSessionOptions } from 'node:http2'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
-import { GrpcMessageReader } from './framing.ts'
+import { GrpcBytesFieldReader, GrpcMessageReader } from './framing.ts'
 import { GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, GrpcStatusError, checkStatus } from './status.ts'
 
 export interface WireChannelOptions {
@@ -145,26 +145,49 @@ export class WireChannel {
    */
   serverStreamReadable(path: string, request: Uint8Array, map: (message: Buffer) => Buffer, options: StreamCallOptions = {}): Readable {
     const call = this.#open(path, request, options)
+    return this.#readable(call, path, options, (chunk, out) => {
+      for (const message of call.reader.push(chunk)) {
+        const piece = map(message)
+        if (piece.length > 0) out.push(piece)
+      }
+    }, () => call.reader.end())
+  }
+
+  /**
+   * A server-streaming call as the bytes of one length-delimited field (`bytes`) of every
+   * response message, in order, as views of the received HTTP/2 chunks: no message is assembled
+   * or copied (framing.ts {@link GrpcBytesFieldReader}). Otherwise as {@link serverStreamReadable}.
+   */
+  serverStreamField(path: string, request: Uint8Array, field: number, options: StreamCallOptions = {}): Readable {
+    const call = this.#open(path, request, options)
+    const fields = new GrpcBytesFieldReader(field, this.#options.maxMessageBytes)
+    return this.#readable(call, path, options, (chunk, out) => fields.push(chunk, out), () => fields.end())
+  }
+
+  /** The Transform behind the Readable calls: `split` turns each body chunk into pieces to push; `end` checks the body's end. */
+  #readable(call: OpenCall, path: string, options: StreamCallOptions, split: (chunk: Buffer, out: Buffer[]) => void, end: () => void): Readable {
     const mapError = (error: unknown): Error => (options.mapError ? options.mapError(error) : (error as Error))
+    const pieces: Buffer[] = []
     const messages = new Transform({
       readableHighWaterMark: options.highWaterMark,
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
         try {
-          for (const message of call.reader.push(chunk)) {
-            const out = map(message)
-            if (out.length > 0) this.push(out)
-          }
+          split(chunk, pieces)
+          for (const piece of pieces) this.push(piece)
+          pieces.length = 0
           callback()
         } catch (error) {
+          pieces.length = 0
           callback(mapError(call.failure(error)))
         }
       },
       flush(callback: TransformCallback) {
         try {
+          end()
           call.finish()
           callback()
         } catch (error) {
-          callback(mapError(error))
+          callback(mapError(call.failure(error)))
         }
       },
     })

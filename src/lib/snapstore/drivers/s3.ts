@@ -5,8 +5,8 @@
  * (research notes §4.1, §4.6, §4.7).
  *
  * - `put` streams the body as a multipart upload (`./_shared/upload.ts`): parts of `partSize`
- *   bytes read into `queueSize + 1` reusable buffers, `queueSize` in flight, so memory stays at
- *   `partSize × (queueSize + 1)`. A body that fits in one part goes up in a single PutObject.
+ *   bytes read into `queueSize` reusable buffers, `queueSize` in flight, so memory stays at
+ *   `partSize × queueSize`. A body that fits in one part goes up in a single PutObject.
  *   When the body fails, the put is aborted, or a part fails for good, the multipart upload is
  *   aborted (AbortMultipartUpload) before `put` rejects: no object appears and no parts are
  *   left behind.

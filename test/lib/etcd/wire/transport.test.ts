@@ -9,7 +9,8 @@ import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GrpcMessageReader } from '../../../../src/lib/etcd/wire/framing.ts'
+import protobuf from 'protobufjs/minimal.js'
+import { GrpcBytesFieldReader, GrpcMessageReader } from '../../../../src/lib/etcd/wire/framing.ts'
 import { GrpcStatusError } from '../../../../src/lib/etcd/wire/status.ts'
 import { WireChannel } from '../../../../src/lib/etcd/wire/transport.ts'
 
@@ -72,6 +73,54 @@ test('message reader: compressed, oversized and truncated messages are errors', 
   assert.throws(() => new GrpcMessageReader(100).push(frame(Buffer.alloc(101))), /101-byte message/)
   const reader = new GrpcMessageReader(100)
   reader.push(frame(Buffer.alloc(50)).subarray(0, 20))
+  assert.throws(() => reader.end(), /inside a message/)
+})
+
+/** A SnapshotResponse-like message: header (1), remaining_bytes (2), blob (3), version (4), and unknown fixed64/fixed32 fields. */
+function snapshotMessage(blob: Buffer | undefined, remaining: number): Buffer {
+  const w = protobuf.Writer.create()
+  w.uint32((1 << 3) | 2).fork().uint32((3 << 3) | 0).int64(987654321).ldelim()
+  w.uint32((2 << 3) | 0).int64(remaining)
+  w.uint32((9 << 3) | 1).fixed64(7)
+  if (blob) w.uint32((3 << 3) | 2).bytes(blob)
+  w.uint32((10 << 3) | 5).fixed32(5)
+  w.uint32((4 << 3) | 2).string('3.5.0')
+  return Buffer.from(w.finish())
+}
+
+test('bytes-field reader: every split of a body yields the field bytes, as views, other fields skipped', () => {
+  const blobs = [Buffer.alloc(200, 7), undefined, Buffer.alloc(0), Buffer.from('bbolt tail'), Buffer.alloc(300, 9)]
+  const body = Buffer.concat([...blobs.map((b, i) => frame(snapshotMessage(b, 1000 * i))), frame(Buffer.alloc(0))])
+  const expected = Buffer.concat(blobs.filter((b) => b !== undefined))
+  for (let cut1 = 0; cut1 <= body.length; cut1 += 5) {
+    for (let cut2 = cut1; cut2 <= body.length; cut2 += 11) {
+      const reader = new GrpcBytesFieldReader(3, 1 << 20)
+      const out: Buffer[] = []
+      for (const chunk of [body.subarray(0, cut1), body.subarray(cut1, cut2), body.subarray(cut2)]) reader.push(chunk, out)
+      reader.end()
+      assert.equal(Buffer.concat(out), expected, `cuts ${cut1}/${cut2}`)
+      for (const piece of out) assert.is(piece.buffer, body.buffer, 'a view, not a copy')
+    }
+  }
+  const bytewise = new GrpcBytesFieldReader(3, 1 << 20)
+  const out: Buffer[] = []
+  for (const b of body) bytewise.push(Buffer.from([b]), out)
+  bytewise.end()
+  assert.equal(Buffer.concat(out), expected)
+})
+
+test('bytes-field reader: compressed, oversized, malformed and truncated messages are errors', () => {
+  const push = (max: number, body: Buffer) => new GrpcBytesFieldReader(3, max).push(body, [])
+  assert.throws(() => push(100, frame(Buffer.from('x'), 1)), /compressed/)
+  assert.throws(() => push(100, frame(Buffer.alloc(101))), /101-byte message/)
+  // blob claims 10 bytes in a 4-byte message
+  assert.throws(() => push(100, frame(Buffer.from([(3 << 3) | 2, 10, 1, 2]))), /malformed.*past its message/)
+  // a varint whose continuation bit runs out of the message
+  assert.throws(() => push(100, frame(Buffer.from([(2 << 3) | 0, 0x80]))), /malformed/)
+  // wire type 3 (group) is not used by etcd's messages
+  assert.throws(() => push(100, frame(Buffer.from([(5 << 3) | 3, 0]))), /wire type 3/)
+  const reader = new GrpcBytesFieldReader(3, 100)
+  reader.push(frame(snapshotMessage(Buffer.alloc(50), 1)).subarray(0, 30), [])
   assert.throws(() => reader.end(), /inside a message/)
 })
 
