@@ -7,10 +7,12 @@
  *    the cluster answering through `--service-endpoints` without it, adds its member as a
  *    learner, serves `initial-cluster-state: existing`, and promotes it once in sync;
  * 3. member 1's data dir is wiped: its steward removes it, re-adds it as a learner and
- *    promotes it again; the data is intact on every member.
+ *    promotes it again; the data is intact on every member;
+ * 4. member 2's volume (marked with its name and member ID) started as another member's is
+ *    refused before anything touches it.
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -73,7 +75,7 @@ async function memberList(endpoint: string) {
   }
 }
 
-test('1 → 3 members with learners promoted by steward; a wiped member rejoins with no data loss', async () => {
+test('1 → 3 members with learners promoted by steward; a wiped member rejoins with no data loss; another member\'s volume is refused', async () => {
   const work = await mkdtemp(join(tmpdir(), 'steward-scale-'))
   const ports = await getFreePorts(12)
   const members: Member[] = [0, 1, 2].map((i) => ({
@@ -159,6 +161,36 @@ test('1 → 3 members with learners promoted by steward; a wiped member rejoins 
       const dump = await dumpEtcd(wiped.client)
       return dump.revision >= expectedAfter.revision ? dump : undefined
     })), dumpHash(expectedAfter))
+
+    // 4. The volume of member 2 mounted for another member is refused, untouched.
+    const marker = JSON.parse(await readFile(join(members[2]!.volume, 'safe_guard_member'), 'utf8')) as Record<string, string>
+    assert.is(marker['member'], members[2]!.name)
+    assert.is(marker['namespace'], 'default')
+    const status2 = (await memberList(members[0]!.client)).find((x) => x.name === members[2]!.name)!
+    assert.is(await until('the member ID in the marker', async () => {
+      const m = JSON.parse(await readFile(join(members[2]!.volume, 'safe_guard_member'), 'utf8')) as Record<string, string>
+      return m['memberId']
+    }), String(status2.ID))
+    const [strayPort] = await getFreePorts(1)
+    const conf = join(work, 'stray.conf.yaml')
+    await writeFile(conf, configMap(members, members[2]!))
+    const stray = startSteward(['serve', `--server-port=${strayPort}`, `--endpoints=${members[2]!.client}`, `--service-endpoints=${members[0]!.client}`, `--data-dir=${members[2]!.volume}/new.etcd`, '--backoff-multiplier=1', '--backoff-threshold-time=1s'], {
+      ETCD_CONF: conf,
+      POD_NAME: 'etcd-test-3',
+      POD_NAMESPACE: 'default',
+      STEWARD_LOG_LEVEL: 'info',
+    })
+    const strayLog: string[] = []
+    stray.stderr?.on('data', (d: Buffer) => strayLog.push(...d.toString().split('\n').filter(Boolean)))
+    try {
+      await until('the stray steward to answer', async () => (await fetch(`http://127.0.0.1:${strayPort}/initialization/start?mode=full`)).ok)
+      await until('Failed', async () => (await (await fetch(`http://127.0.0.1:${strayPort}/initialization/status`)).text()) === 'Failed', 30_000)
+      assert.ok(strayLog.some((l) => l.includes('belongs to member etcd-test-2')), strayLog.join('\n'))
+      assert.is((await memberList(members[0]!.client)).length, 3, 'no member was added or removed')
+      await stat(join(members[2]!.volume, 'new.etcd', 'member'))
+    } finally {
+      await terminate(stray, 'SIGKILL', 5000)
+    }
 
     for (const m of members) {
       const code = await new Promise<number | null>((resolve) => {

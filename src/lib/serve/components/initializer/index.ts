@@ -7,8 +7,10 @@
 import { messageOf } from '../../../errors.ts'
 import { reportFailure, type ComponentDefinition } from '../../component.ts'
 import { CLUSTER_SERVICE, clusterAdminFor, type ClusterAdmin } from '../../cluster.ts'
+import { memberName, readEtcdConfigMap } from '../etcd-config/render.ts'
 import { initializeMember } from './initialize.ts'
 import { LearnerPromoter } from './promoter.ts'
+import { writeSafeGuard } from './safe-guard.ts'
 import { InitializationState, parseMode } from './state.ts'
 
 const NAME = 'initializer'
@@ -25,7 +27,25 @@ export const initializerComponent: ComponentDefinition = {
     })
     ctx.services.provide('initialization', state)
     const promoter = new LearnerPromoter({ cluster: () => clusterAdminFor(ctx), metrics: ctx.metrics, logger: ctx.logger, timeoutMs: 5000 })
-    const unsubscribe = ctx.leadership.on((event) => promoter.onProbe(event))
+    // Once etcd runs after an initialization of this process, its member and cluster IDs go into
+    // the volume's safe-guard marker (written at most once per change).
+    let initialized = false
+    let guardedIds = ''
+    let guarding: Promise<void> = Promise.resolve()
+    const unsubscribe = ctx.leadership.on((event) => {
+      promoter.onProbe(event)
+      if (event.type !== 'probe' || !event.status || !ctx.options.podName || !initialized) return
+      const ids = `${event.status.memberId}:${event.status.clusterId}`
+      if (ids === guardedIds) return
+      guardedIds = ids
+      const { memberId, clusterId } = event.status
+      guarding = readEtcdConfigMap(ctx.options.etcdConfigPath)
+        .then((config) => writeSafeGuard(ctx.options.dataDir, { namespace: ctx.options.podNamespace ?? '', member: memberName(config, ctx.options.podName), memberId, clusterId }))
+        .catch((error: unknown) => {
+          guardedIds = ''
+          ctx.logger.warn({ component: NAME, err: error }, `recording the member ID in the safe-guard marker failed: ${messageOf(error)}`)
+        })
+    })
     const text = (body: string) => ({ body, headers: { 'Content-Type': 'text/plain; charset=utf-8' } })
     ctx.app.all('/initialization/start', (c) => {
       const mode = parseMode(c.req.query('mode'))
@@ -33,6 +53,8 @@ export const initializerComponent: ComponentDefinition = {
         mode,
         async (m, signal) => {
           const outcome = await initializeMember(ctx, m, signal)
+          initialized = true
+          guardedIds = ''
           ctx.logger.info({ component: NAME, mode: m, action: outcome.action }, `initialization succeeded: ${outcome.detail}`)
         },
         controller.signal,
@@ -55,6 +77,7 @@ export const initializerComponent: ComponentDefinition = {
         controller.abort()
         await state.running
         await promoter.running
+        await guarding
         const cluster = ctx.services.get<Promise<ClusterAdmin>>(CLUSTER_SERVICE)
         ctx.services.provide(CLUSTER_SERVICE, undefined)
         await cluster?.then((c) => c.close()).catch(() => undefined)

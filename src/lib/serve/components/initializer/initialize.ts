@@ -23,6 +23,7 @@ import type { ServeContext } from '../../component.ts'
 import { leaseApiFor } from '../../k8s.ts'
 import { initialClusterEntries, memberName, readEtcdConfigMap, urlsOf, type EtcdConfigMap } from '../etcd-config/render.ts'
 import { DEFAULT_MEMBERSHIP_TIMINGS, addSelfAsLearner, isMemberInCluster, removeSelf, type MembershipDeps, type MembershipTimings } from './membership.ts'
+import { checkSafeGuard, writeSafeGuard } from './safe-guard.ts'
 import type { ValidationMode } from './state.ts'
 
 export interface InitializationOutcome {
@@ -30,12 +31,25 @@ export interface InitializationOutcome {
   readonly detail: string
 }
 
-/** @throws StewardError from validation, restore, or `DATA_DIR_INVALID` when nothing can fix the data dir */
+/**
+ * @param timings membership retries and timeouts (tests shorten them)
+ * @throws StewardError `DATA_DIR_WRONG_MEMBER` (safe-guard), from validation, restore, membership
+ *   (`MEMBER_JOIN_FAILED`, `ETCD_*`), or `DATA_DIR_INVALID` when nothing can fix the data dir
+ */
 export async function initializeMember(ctx: ServeContext, mode: ValidationMode, signal: AbortSignal, timings: MembershipTimings = DEFAULT_MEMBERSHIP_TIMINGS): Promise<InitializationOutcome> {
-  const { options, store, metrics } = ctx
+  const { options } = ctx
   const config = await readEtcdConfigMap(options.etcdConfigPath)
   const entries = initialClusterEntries(config)
-  if (entries.length > 1) return initializeClusterMember(ctx, config, mode, signal, timings)
+  // The volume must be this member's before anything reads, clears or restores it (POD_NAME names the member).
+  const guarded = options.podName ? memberName(config, options.podName) : null
+  if (guarded) await checkSafeGuard(options.dataDir, options.podNamespace, guarded)
+  const outcome = entries.length > 1 ? await initializeClusterMember(ctx, config, mode, signal, timings) : await initializeSingleMember(ctx, config, mode, signal)
+  if (guarded) await writeSafeGuard(options.dataDir, { namespace: options.podNamespace ?? '', member: guarded })
+  return outcome
+}
+
+async function initializeSingleMember(ctx: ServeContext, config: EtcdConfigMap, mode: ValidationMode, signal: AbortSignal): Promise<InitializationOutcome> {
+  const { options, store, metrics } = ctx
   const validation = await validate(ctx, mode)
   if (validation.valid) return { action: 'none', detail: `data dir valid (revision ${validation.revision})` }
   const failure = new StewardError(validation.failure?.code ?? 'DATA_DIR_INVALID', 'initializer', validation.failure?.message ?? validation.status)
