@@ -19,7 +19,7 @@ export const CLUSTER_SERVICE = 'etcd-cluster'
 export interface ClusterAdmin {
   /** The endpoints used, for logs. */
   readonly endpoints: readonly string[]
-  /** A serializable-free `Get("foo")` (any answer is fine) then `MemberList`. @throws StewardError `ETCD_*` */
+  /** A probe `Get("foo")` (any answer is fine: it proves the cluster serves requests), then `MemberList`. @throws StewardError `ETCD_*` */
   members(timeoutMs: number): Promise<ClusterMember[]>
   /**
    * `MemberAdd` with `isLearner: true`.
