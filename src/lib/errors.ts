@@ -75,6 +75,10 @@ export const ERROR_CODES = {
   K8S_REQUEST_FAILED: { exit: 88, http: 502 },
   /** No usable Kubernetes client configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster service account). */
   K8S_CONFIG_INVALID: { exit: 89, http: 500 },
+  /** A new or rejoining member could not be added to the cluster as a learner after its retries. */
+  MEMBER_JOIN_FAILED: { exit: 90, http: 503 },
+  /** The data volume belongs to another member, namespace or cluster (its `safe_guard_member` marker says so). */
+  DATA_DIR_WRONG_MEMBER: { exit: 91, http: 409 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

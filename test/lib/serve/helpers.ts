@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { BackupStore } from '../../../src/lib/snapshot/backup-store.ts'
 import localSnapstore from '../../../src/lib/snapstore/drivers/local.ts'
+import { CLUSTER_SERVICE } from '../../../src/lib/serve/cluster.ts'
 import { resolveServeOptions, type ServeFlags } from '../../../src/lib/serve/resolve.ts'
 import { Runtime } from '../../../src/lib/serve/runtime.ts'
 import { FakeClock } from './fake-clock.ts'
@@ -62,6 +63,8 @@ export async function routeRig(options: { store?: 'fixture' | 'none'; flags?: Se
   const clock = new FakeClock()
   const store = storeKind === 'fixture' ? new BackupStore(localSnapstore({ root: join(FIXTURES, 'gzip') }), 'etcd-main') : null
   const runtime = await Runtime.create(serveOptions, { etcd, etcdClient: null, store, clock, logger: pino({ level: 'silent' }) })
+  // The same fake answers for the cluster (service endpoints) as for this member.
+  runtime.ctx.services.provide(CLUSTER_SERVICE, Promise.resolve(etcd))
   return {
     runtime,
     etcd,

@@ -5,18 +5,29 @@
  */
 import { messageOf } from '../../../errors.ts'
 import { reportFailure, type ComponentDefinition, type ServeContext } from '../../component.ts'
+import { clusterAdminFor } from '../../cluster.ts'
 import type { ClusterMember } from '../../etcd-seam.ts'
 import { initialClusterEntries, readEtcdConfigMap, renderEtcdConfig } from './render.ts'
 
 const NAME = 'etcd-config'
 
-/** Members through the etcd seam (2 tries), or `null` when they cannot be listed. */
+/**
+ * Members through the service endpoints (the cluster; this member's own etcd is not running
+ * yet when a learner fetches its config), else through this member's etcd; 2 tries each.
+ * `null` when they cannot be listed.
+ */
 async function listMembers(ctx: ServeContext): Promise<ClusterMember[] | null> {
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    try {
-      return await ctx.etcd.members(5000)
-    } catch (error) {
-      ctx.logger.debug({ component: NAME, err: error }, `listing members failed (attempt ${attempt}): ${messageOf(error)}`)
+  const sources: [string, (timeoutMs: number) => Promise<ClusterMember[]>][] = [
+    ['the service endpoints', async (t) => (await clusterAdminFor(ctx)).members(t)],
+    ['this member', (t) => ctx.etcd.members(t)],
+  ]
+  for (const [where, list] of sources) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        return await list(5000)
+      } catch (error) {
+        ctx.logger.debug({ component: NAME, err: error }, `listing members through ${where} failed (attempt ${attempt}): ${messageOf(error)}`)
+      }
     }
   }
   return null

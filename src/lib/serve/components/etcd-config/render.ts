@@ -8,7 +8,9 @@
  * 2. `initial-advertise-peer-urls` ← this member's list from the map, comma-joined;
  * 3. `advertise-client-urls` ← likewise;
  * 4. `initial-cluster` ← when the cluster already has more than one member, only the entries
- *    that are members or this member;
+ *    that are members (matched by name, or by peer URL for a learner that has not started
+ *    and so has no name yet) or this member: etcd joining with `existing` insists that
+ *    `initial-cluster` lists exactly the cluster's members;
  * 5. `initial-cluster-state` ← `new` for one entry; else `existing` iff a learner exists, else
  *    `new` (etcd-backup-restore's current rule, which also works with released druids).
  */
@@ -96,8 +98,9 @@ export function renderEtcdConfig(config: EtcdConfigMap, podName: string | undefi
   out['advertise-client-urls'] = urlsOf(config, 'advertise-client-urls', name)
   let entries = initialClusterEntries(config)
   if (members && members.length > 1) {
-    const known = new Set(members.map((m) => m.name))
-    entries = entries.filter((e) => known.has(e.name) || e.name === name)
+    const known = new Set(members.map((m) => m.name).filter(Boolean))
+    const peers = new Set(members.flatMap((m) => m.peerUrls))
+    entries = entries.filter((e) => known.has(e.name) || peers.has(e.url) || e.name === name)
     out['initial-cluster'] = entries.map((e) => `${e.name}=${e.url}`).join(',')
   }
   out['initial-cluster-state'] = entries.length <= 1 ? 'new' : members?.some((m) => m.isLearner) ? 'existing' : 'new'
