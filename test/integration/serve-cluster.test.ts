@@ -20,19 +20,11 @@ import { dumpEtcd, dumpHash, testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve × 3 members (real processes)')
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn().catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 async function leaderIndex(cluster: EtcdCluster, alive: number[]): Promise<number | undefined> {
   for (const i of alive) {

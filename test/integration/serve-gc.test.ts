@@ -19,6 +19,7 @@ import { dumpEtcd, dumpHash, testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve: garbage collector (built CLI, real etcd, Local store)')
 
@@ -34,15 +35,6 @@ test.after(async () => {
   if (work) await rm(work, { recursive: true, force: true })
 })
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn().catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 test('LimitBased --max-backups=2 every 2s: the newest two backups survive, deletions are counted, the store restores to the cluster', async () => {
   const root = join(work, 'store')

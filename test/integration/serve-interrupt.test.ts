@@ -19,6 +19,7 @@ import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.ts'
 import { terminate } from '../harness/processes.ts'
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver, type S3rverHandle } from '../harness/s3rver.ts'
+import { until } from '../harness/wait.ts'
 
 interface Context {
   cluster: EtcdCluster
@@ -48,15 +49,6 @@ test.after(async (ctx) => {
   if (ctx.work) await rm(ctx.work, { recursive: true, force: true })
 })
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn().catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 function serve(ctx: Context, storeFlags: string[], extra: string[] = []): { child: ChildProcess; log: () => string; exit: Promise<number | null> } {
   let log = ''

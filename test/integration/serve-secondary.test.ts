@@ -22,6 +22,7 @@ import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startS3rver, type S3rverHandle } from '../harness/s3rver.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve: secondary store sync (built CLI, real etcd, Local → S3)')
 
@@ -40,15 +41,6 @@ test.after(async () => {
   if (work) await rm(work, { recursive: true, force: true })
 })
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn().catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 test('the leader syncs every backup to the secondary and collects it with the same policy; the secondary restores to the cluster', async () => {
   const root = join(work, 'primary')
