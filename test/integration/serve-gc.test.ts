@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { restoreFullSnapshot } from '../../src/lib/restore/restore.ts'
 import { BackupStore } from '../../src/lib/snapshot/backup-store.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { startSteward } from '../harness/cli.ts'
-import { dumpEtcd, dumpHash, testClient } from '../harness/data.ts'
+import { dumpEtcd, testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
+import { assertRestoresTo } from '../harness/restore-check.ts'
 import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve: garbage collector (built CLI, real etcd, Local store)')
@@ -111,14 +111,7 @@ test('LimitBased --max-backups=2 every 2s: the newest two backups survive, delet
     assert.is(await exit, 0, log.slice(-2000))
     const expected = await dumpEtcd(cluster.endpoints[0]!)
     const restored = join(work, 'restored.etcd')
-    const result = await restoreFullSnapshot(store, { dataDir: restored, force: false, member: { name: 'default', initialCluster: 'default=http://127.0.0.1:2380', initialClusterToken: 'etcd-cluster', initialAdvertisePeerUrls: ['http://127.0.0.1:2380'] } })
-    assert.is(result.revision, expected.revision)
-    const copy = await startEtcdCluster({ members: 1, dataDirs: [restored] })
-    try {
-      assert.is(dumpHash(await dumpEtcd(copy.endpoints[0]!)), dumpHash(expected))
-    } finally {
-      await copy.stop()
-    }
+    await assertRestoresTo(store, restored, expected)
   } finally {
     client.close()
     await terminate(child, 'SIGKILL', 5000)
