@@ -4,6 +4,9 @@ import * as assert from 'uvu/assert'
 import { normalizeGoFlagForms, type FlagShape } from '../../../src/lib/cli/go-flags.ts'
 import Compact from '../../../src/commands/compact.ts'
 import CopyBackups from '../../../src/commands/copy-backups.ts'
+import Defrag from '../../../src/commands/defrag.ts'
+import AlarmDisarm from '../../../src/commands/alarm/disarm.ts'
+import AlarmList from '../../../src/commands/alarm/list.ts'
 import { IGNORED_HELP_GROUP, givenIgnoredFlags, ignoredFlagWarnings, ignoredFlags } from '../../../src/lib/cli/ignored-flags.ts'
 
 const declared = ignoredFlags({
@@ -66,6 +69,29 @@ test('compact and copy-backups declare their accepted-and-ignored etcdbrctl flag
     assert.equal(given.sort(), argv.map((a) => a.slice(2, a.indexOf('='))).sort())
     for (const name of given) assert.is((definitions as Record<string, { helpGroup?: string }>)[name]!.helpGroup, IGNORED_HELP_GROUP, name)
   }
+})
+
+test('defrag and alarm declare the etcdctl/etcd-defrag connection flags they ignore with the shared mechanism, worded for etcd-defrag', async () => {
+  const argv = ['--dial-timeout=3s', '--keepalive-time=2s', '--keepalive-timeout=6s', '--insecure-transport=false']
+  for (const [definitions, extra] of [[Defrag.flags, ['--insecure-discovery']], [AlarmList.flags, []], [AlarmDisarm.flags, []]] as const) {
+    const flags = definitions as unknown as Record<string, FlagShape>
+    const parsed = (await Parser.parse(normalizeGoFlagForms([...argv, ...extra], flags), { flags: definitions as Parameters<typeof Parser.parse>[1]['flags'], strict: true })).flags as Record<string, unknown>
+    const given = givenIgnoredFlags(parsed, definitions)
+    assert.equal(given.map((g) => g.flag).sort(), [...argv, ...extra].map((a) => a.slice(2).split('=')[0]!).sort())
+    for (const { flag, tool } of given) {
+      assert.is(tool, 'etcd-defrag', flag)
+      assert.is((definitions as Record<string, { helpGroup?: string }>)[flag]!.helpGroup, IGNORED_HELP_GROUP, flag)
+    }
+    assert.is(parsed['command-timeout'], undefined, 'flags with a meaning are not among them')
+  }
+  assert.is((Defrag.flags as Record<string, { env?: string }>)['dial-timeout']!.env, 'ETCD_DEFRAG_DIAL_TIMEOUT')
+  try {
+    await Parser.parse(['--keepalive-time=soon'], { flags: AlarmList.flags as Parameters<typeof Parser.parse>[1]['flags'], strict: true })
+    assert.unreachable()
+  } catch (error) {
+    assert.match((error as Error).message, /--keepalive-time: "soon" is not a duration/)
+  }
+  assert.match(ignoredFlagWarnings([{ flag: 'keepalive-timeout', reason: 'r', tool: 'etcd-defrag' }]).join(''), '--keepalive-timeout is accepted for etcd-defrag compatibility and ignored: r')
 })
 
 test.run()
