@@ -19,18 +19,9 @@ import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { dumpEtcd, dumpHash, testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { startEtcdCluster as startRestored } from '../harness/etcd.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve snapshotter (in process, real etcd)')
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 let cluster: EtcdCluster
 let work: string
