@@ -60,7 +60,7 @@ test('only given ignored flags are reported, each warned once per process', asyn
 
 test('compact and copy-backups declare their accepted-and-ignored etcdbrctl flags with the shared mechanism', async () => {
   const cases: [Record<string, unknown>, string[]][] = [
-    [Compact.flags, ['--restoration-temp-snapshots-dir=/tmp/r', '--max-fetchers=6', '--max-call-send-message-size=10485760', '--auto-compaction-mode=periodic', '--auto-compaction-retention=30m', '--etcd-defrag-timeout=15m0s', '--delta-snapshot-lease-name=d', '--name=default', '--initial-cluster=default=http://localhost:2380', '--initial-cluster-token=t', '--initial-advertise-peer-urls=http://localhost:2380']],
+    [Compact.flags, ['--restoration-temp-snapshots-dir=/tmp/r', '--max-fetchers=6', '--max-call-send-message-size=10485760', '--auto-compaction-mode=periodic', '--auto-compaction-retention=30m', '--delta-snapshot-lease-name=d', '--name=default', '--initial-cluster=default=http://localhost:2380', '--initial-cluster-token=t', '--initial-advertise-peer-urls=http://localhost:2380']],
     [CopyBackups.flags, ['--source-max-parallel-chunk-uploads=5', '--source-min-chunk-size=5242880', '--source-snapstore-temp-directory=/tmp']],
   ]
   for (const [definitions, argv] of cases) {
