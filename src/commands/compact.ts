@@ -6,7 +6,7 @@ import { abortOnSignals } from '../lib/cli/signals.ts'
 import { parseDuration } from '../lib/config/duration.ts'
 import { resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { openBackupStore, using } from '../lib/context.ts'
-import { compactStore, type CompactResult } from '../lib/compact/compact.ts'
+import { DEFAULT_COMPACT_DEFRAG_TIMEOUT_SECONDS, compactStore, type CompactResult } from '../lib/compact/compact.ts'
 import { messageOf, StewardError } from '../lib/errors.ts'
 import { parseSnapshotKey } from '../lib/snapshot/name.ts'
 
@@ -29,7 +29,6 @@ const compactIgnoredFlags = ignoredFlags({
   'initial-cluster': { type: 'string', reason: SINGLE_MEMBER },
   'initial-cluster-token': { type: 'string', reason: SINGLE_MEMBER },
   'initial-advertise-peer-urls': { type: 'string', multiple: true, reason: SINGLE_MEMBER },
-  'etcd-defrag-timeout': { type: 'duration', reason: 'the temporary etcd\'s defragment is bounded at 5 minutes' },
   'restoration-temp-snapshots-dir': { type: 'string', reason: 'deltas are spooled beside --data-dir' },
   'delta-snapshot-lease-name': { type: 'string', reason: 'compaction does not change the delta-snapshot lease' },
   'max-fetchers': { type: 'integer', reason: 'deltas are fetched and applied one at a time' },
@@ -57,6 +56,7 @@ docs/compact.md and docs/kubernetes.md.`
     'data-dir': Flags.string({ char: 'd', summary: 'Working data directory; must be empty or absent; removed afterwards. [default: default.etcd]', env: 'STEWARD_DATA_DIR' }),
     defragment: Flags.boolean({ summary: 'Defragment after compacting. [default: true]', allowNo: true, default: true }),
     'skip-hash-check': Flags.boolean({ summary: 'Do not compare the base snapshot with its SHA-256 trailer.' }),
+    'etcd-defrag-timeout': Flags.string({ summary: 'Deadline of the temporary etcd\'s defragmentation (Go duration); exit 62 when it passes. [default: 8m]' }),
     'etcd-snapshot-timeout': Flags.string({ summary: 'Deadline of the snapshot stream from the temporary etcd (Go duration). [default: 30m]' }),
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd. [default: 8589934592]' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]' }),
@@ -73,6 +73,8 @@ docs/compact.md and docs/kubernetes.md.`
     const { config } = await this.configFile(flags)
     const scrapeWaitSeconds = parseDuration(flags['metrics-scrape-wait-duration'] ?? '0s', '--metrics-scrape-wait-duration')
     const snapshotTimeoutSeconds = parseDuration(flags['etcd-snapshot-timeout'] ?? '30m', '--etcd-snapshot-timeout')
+    const defragTimeoutSeconds = parseDuration(flags['etcd-defrag-timeout'] ?? DEFAULT_COMPACT_DEFRAG_TIMEOUT_SECONDS, '--etcd-defrag-timeout')
+    if (defragTimeoutSeconds <= 0) throw new StewardError('CONFIG_INVALID', 'config', '--etcd-defrag-timeout must be greater than 0', { hints: ['pass a Go duration such as 8m, or --no-defragment to skip the step'] })
     const store = await openBackupStore(flags, config)
     const progress = this.progress('compact')
     const signals = abortOnSignals()
@@ -82,6 +84,7 @@ docs/compact.md and docs/kubernetes.md.`
         {
           dataDir: flags['data-dir'] ?? config.restore?.dataDir ?? 'default.etcd',
           defragment: flags.defragment,
+          defragTimeoutSeconds,
           snapshotTimeoutSeconds,
           skipHashCheck: flags['skip-hash-check'],
           limits: resolveTempEtcdLimits(flags),

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
+import { ignoredFlags } from '../lib/cli/ignored-flags.ts'
 import { maintenanceConnectionFlags, resolveMaintenanceConnection } from '../lib/cli/maintenance-flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { defragment, defragFailure, type DefragResult } from '../lib/defrag/defrag.ts'
@@ -26,12 +27,12 @@ steward. Exit 0 on success (also when the rule skipped every member); 62 when a 
   ]
   static override flags = {
     ...maintenanceConnectionFlags,
+    ...ignoredFlags({ 'insecure-discovery': { type: 'boolean', compatibleWith: 'etcd-defrag', reason: 'DNS SRV discovery is not supported (pass --endpoints)' } }),
     cluster: Flags.boolean({ summary: 'Defragment every voting member of the member list (learners skipped, one URL per member).', env: 'ETCD_DEFRAG_CLUSTER' }),
     'exclude-localhost': Flags.boolean({ summary: 'With member discovery, ignore loopback and unix-socket client URLs.', env: 'ETCD_DEFRAG_EXCLUDE_LOCALHOST' }),
     'skip-healthcheck-cluster-endpoints': Flags.boolean({ summary: 'Health-check only --endpoints instead of every member.', env: 'ETCD_DEFRAG_SKIP_HEALTHCHECK_CLUSTER_ENDPOINTS' }),
     'discovery-srv': Flags.string({ char: 'd', summary: 'DNS SRV discovery: not supported by steward (pass --endpoints).' }),
     'discovery-srv-name': Flags.string({ summary: 'DNS SRV service name: not supported by steward.' }),
-    'insecure-discovery': Flags.boolean({ summary: 'Accepted for etcd-defrag compatibility; DNS SRV discovery is not supported.', allowNo: true }),
     compaction: Flags.boolean({ summary: 'Compact (physically) to the current revision before defragmenting. [default: true]', allowNo: true, default: true, env: 'ETCD_DEFRAG_COMPACTION' }),
     'continue-on-error': Flags.boolean({ summary: 'After a member fails, go on with the next. [default: true]', allowNo: true, default: true, env: 'ETCD_DEFRAG_CONTINUE_ON_ERROR' }),
     'etcd-storage-quota-bytes': Flags.integer({ summary: 'Quota the rule (dbQuota, dbQuotaUsage) and --disalarm-threshold use; set it to etcd\'s --quota-backend-bytes. [default: 2147483648]', env: 'ETCD_DEFRAG_ETCD_STORAGE_QUOTA_BYTES' }),

@@ -1,8 +1,10 @@
 /**
  * One error type for the whole toolkit. Every failure a user can act on is a
  * {@link StewardError} with a stable `code`; the CLI maps the code to an exit code
- * (see {@link exitCodeFor}) and `steward serve` maps it to an HTTP status
- * (see {@link httpStatusFor}). Unknown errors become exit 1 / HTTP 500.
+ * (see {@link exitCodeFor}). Unknown errors become exit 1. Each code also names the HTTP
+ * status it stands for (`http`), for reference only: `steward serve`'s routes answer with the
+ * statuses etcdbrctl's clients expect (docs/serve.md "HTTP API"), so no route maps errors
+ * through it.
  */
 
 /** Stable error codes. Never rename one: scripts match on them (`--json` prints `code`). */
@@ -132,11 +134,6 @@ export function isStewardError(error: unknown, ...codes: ErrorCode[]): error is 
 /** Process exit code for an error; 1 for anything that is not a {@link StewardError}. */
 export function exitCodeFor(error: unknown): number {
   return error instanceof StewardError ? ERROR_CODES[error.code].exit : 1
-}
-
-/** HTTP status for an error; 500 for anything that is not a {@link StewardError}. */
-export function httpStatusFor(error: unknown): number {
-  return error instanceof StewardError ? ERROR_CODES[error.code].http : 500
 }
 
 /** The message of any thrown value, for wrapping foreign errors. */

@@ -113,10 +113,28 @@ test('druid\'s compaction-Job argument list parses verbatim; the lease flag warn
   assert.is(real.code, 0, real.stderr)
   assert.match(unwrap(real.stderr), /full-snapshot lease etcd-main-full-snap was not updated \(exit stays 0[\s\S]*no usable Kubernetes client configuration/)
   assert.match(real.stdout, /Compacted Full-00000000-00000022-\d+\.gz \+ 4 delta\(s\) into Full-00000000-00000105-/)
-  for (const flag of ['restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'delta-snapshot-lease-name', 'etcd-defrag-timeout']) {
+  for (const flag of ['restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'delta-snapshot-lease-name']) {
     const warnings = real.stderr.split(`Warning: --${flag} is accepted for etcdbrctl compatibility and ignored`).length - 1
     assert.is(warnings, 1, `--${flag}: ${real.stderr}`)
   }
+  assert.not.match(real.stderr, /--etcd-defrag-timeout is accepted/, '--etcd-defrag-timeout bounds the defragmentation')
+})
+
+test('--etcd-defrag-timeout bounds the defragment step: a tiny one fails with DEFRAG_FAILED (exit 62), nothing uploaded, work dirs removed', async () => {
+  const { root, v2 } = await copySet('gzip')
+  const before = (await readdir(v2)).sort()
+  const args = ['compact', '--store', `file://${root}`, '--store-prefix', 'etcd-main', '--data-dir', join(tmp, 'defrag-timeout.etcd'), '--json']
+  const result = await runSteward([...args, '--etcd-defrag-timeout=1ns'])
+  assert.is(result.code, 62, result.stdout + result.stderr)
+  const error = (result.json as { error: { code: string; message: string; hints: string[] } }).error
+  assert.is(error.code, 'DEFRAG_FAILED')
+  assert.match(error.message, /--etcd-defrag-timeout/)
+  assert.match(error.hints.join(' '), /raise --etcd-defrag-timeout/)
+  assert.equal((await readdir(v2)).sort(), before)
+  assert.equal((await readdir(tmp)).filter((n) => n.startsWith('defrag-timeout.etcd')), [])
+  const zero = await runSteward([...args, '--etcd-defrag-timeout=0s'])
+  assert.is(zero.code, 2, zero.stderr)
+  assert.match(zero.stdout + zero.stderr, /--etcd-defrag-timeout must be greater than 0/)
 })
 
 test('--enable-snapshot-lease-renewal sets the full-snapshot lease to the compacted snapshot (Kubernetes API test server)', async () => {

@@ -7,8 +7,8 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ERROR_CODES, type ErrorCode } from '../../src/lib/errors.ts'
-import { runSteward, type CliResult } from '../harness/cli.ts'
+import { runSteward } from '../harness/cli.ts'
+import { expectCliError as expectError } from '../harness/cli-errors.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
 import { canMountTmpfs, withTmpfs } from '../harness/tmpfs.ts'
 
@@ -26,15 +26,6 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   if (ctx.work) await removeDir(ctx.work)
 })
-
-function expectError(result: CliResult, code: ErrorCode, mentions: RegExp): void {
-  assert.is(result.code, ERROR_CODES[code].exit, `exit code for ${code}; stderr: ${result.stderr} stdout: ${result.stdout}`)
-  const error = (result.json as { error?: { code: string; message: string } } | undefined)?.error
-  assert.ok(error, `--json prints {"error": …}; got ${result.stdout}`)
-  assert.is(error.code, code)
-  assert.match(error.message, mentions)
-  assert.not.match(result.stderr, /\n\s+at /, 'no stack trace')
-}
 
 /** A directory with files in it, to prove nothing there was touched. */
 async function populated(dir: string): Promise<string[]> {

@@ -16,6 +16,7 @@ import { defragIntervals, ledAt, logLines } from '../harness/etcd-log.ts'
 import { terminate, trackProcess } from '../harness/processes.ts'
 import { makeTlsMaterial } from '../harness/tls.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
+import { until } from '../harness/wait.ts'
 
 function memberIndex(cluster: EtcdCluster, endpoint: string): number {
   return cluster.members.findIndex((m) => m.clientUrl === endpoint)
@@ -122,7 +123,7 @@ test('three concurrent runs never defragment two members at once; a holder kille
   trackProcess(holder)
   let holderErr = ''
   holder.stderr?.on('data', (d: Buffer) => (holderErr += d.toString()))
-  await waitFor(() => /finished defragmenting/.test(holderErr), 60_000, () => `holder never defragmented:\n${holderErr}`)
+  await until(() => `holder never defragmented:\n${holderErr}`, () => /finished defragmenting/.test(holderErr), 60_000)
   const lease = /maintenance lock taken \(lease ([0-9a-f]+)\)/.exec(holderErr)?.[1]
   assert.ok(lease, holderErr)
   const waiter = startSteward(args.filter((a) => a !== '--json'))
@@ -130,7 +131,7 @@ test('three concurrent runs never defragment two members at once; a holder kille
   let waiterErr = ''
   waiter.stderr?.on('data', (d: Buffer) => (waiterErr += d.toString()))
   const waiterDone = new Promise<number>((resolve) => waiter.on('close', (code) => resolve(code ?? 137)))
-  await waitFor(() => /waiting for the maintenance lock/.test(waiterErr), 60_000, () => waiterErr)
+  await until(() => waiterErr, () => /waiting for the maintenance lock/.test(waiterErr), 60_000)
   const killedAt = Date.now()
   await terminate(holder, 'SIGKILL', 5000)
   assert.is(await waiterDone, 0, waiterErr)
@@ -212,13 +213,5 @@ test('etcdctl-style TLS and auth flags: mTLS, --user root:password, host:port wi
     await removeDir(dir)
   }
 })
-
-async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 test.run()

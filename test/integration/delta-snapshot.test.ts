@@ -20,6 +20,7 @@ import { takeFullSnapshot } from '../../src/lib/snapshot/full.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
+import { until } from '../harness/wait.ts'
 
 interface Context {
   cluster: EtcdCluster
@@ -79,17 +80,6 @@ function describe(event: LiteralEvent): string {
   const key = Buffer.from(kv.key ?? '', 'base64').toString('latin1')
   const value = Buffer.from(kv.value ?? '', 'base64').toString('latin1')
   return event.etcdEvent.type === '1' ? `DEL ${key}@${kv.mod_revision}` : `PUT ${key}=${value}@${kv.mod_revision}`
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setImmediate(resolve))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 test('no previous snapshot: a delta request takes a full snapshot', async ({ cluster, work, client }) => {
@@ -289,12 +279,12 @@ test('continuous: memory-limit cuts, continuous ranges, no txn split, reconnect 
       if (round === 5) {
         // Break the watch stream once it has seen this round, then keep writing.
         const seen = Number(txn.header.revision)
-        await waitFor('the watch to reach the txn', () => (watched >= seen ? true : undefined))
+        await until('the watch to reach the txn', () => (watched >= seen ? true : undefined))
         assert.ok(proxy.cut() > 0, 'connections were cut')
       }
     }
     const current = await revisionOf(client)
-    await waitFor('the watch to reach the last write', () => (watched >= current ? true : undefined))
+    await until('the watch to reach the last write', () => (watched >= current ? true : undefined))
     controller.abort()
     const result = await running
     running = undefined
@@ -346,13 +336,13 @@ test('continuous: initial full on an empty store, the period cuts a delta and sk
   let running: Promise<ContinuousDeltaResult> | undefined
   try {
     running = runDeltaSnapshots(etcd, store, { compression: 'gzip', periodSeconds: 0.2, signal: controller.signal, onEvent: (e) => events.push(e) })
-    const full = await waitFor('the initial full snapshot', () => {
+    const full = await until('the initial full snapshot', () => {
       const event = events.find((e) => e.type === 'full')
       return event?.type === 'full' ? event.snapshot : undefined
     })
     await client.put('period/a').value('1')
     const current = await revisionOf(client)
-    const delta = await waitFor('a period delta', async () => (await store.list()).find((s) => s.kind === 'Incr'))
+    const delta = await until('a period delta', async () => (await store.list()).find((s) => s.kind === 'Incr'))
     assert.is(delta.startRevision, full.revision + 1)
     assert.is(delta.lastRevision, current)
     controller.abort()

@@ -11,20 +11,14 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { makeTlsMaterial } from '../harness/tls.ts'
+import { until as waitUntil } from '../harness/wait.ts'
 import { flush } from '../lib/serve/fake-clock.ts'
 import { routeRig, type RouteRig } from '../lib/serve/helpers.ts'
 
 const test = suite('serve member lease (fake etcd and clock, Kubernetes API test server)')
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = fn()
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** Fakes answer at once: poll every 20 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000) => waitUntil(what, fn, timeoutMs, 20)
 
 let work: string
 let server: KubeApiServerHandle

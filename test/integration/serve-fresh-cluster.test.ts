@@ -19,20 +19,14 @@ import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
 import { startKubeApiServer } from '../harness/kube-apiserver.ts'
 import { makeTlsMaterial } from '../harness/tls.ts'
+import { until as waitUntil } from '../harness/wait.ts'
 import { runWrapper, type WrapperRun } from '../harness/wrapper.ts'
 
 const test = suite('steward serve: 3-member cluster from empty data dirs, member leases (real processes)')
 const NS = 'shoot--dev'
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await Promise.resolve().then(fn).catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
+/** Bootstrap steps on 2 contended cores: a longer default deadline than the harness's. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000) => waitUntil(what, fn, timeoutMs)
 
 test('three stewards and wrappers bring up a fresh cluster; every member lease is Leader or Member, one Leader', async () => {
   const work = await mkdtemp(join(tmpdir(), 'steward-fresh-'))

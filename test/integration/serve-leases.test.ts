@@ -18,19 +18,10 @@ import { testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { makeTlsMaterial } from '../harness/tls.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve leases (in process, real etcd, Kubernetes API test server)')
 const NS = 'shoot--serve'
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 let cluster: EtcdCluster
 let work: string

@@ -16,14 +16,7 @@ import { defragIntervals, ledAt } from '../harness/etcd-log.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
-
-async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve defragmenter × 3 members (real processes)')
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3']
@@ -48,7 +41,7 @@ test('one slot: each sidecar defragments its own member once, one at a time, nev
     }
     // Sidecars that start on either side of a minute boundary reach their first slot a minute
     // apart, so wait until every member was defragmented, then check every interval so far.
-    await waitFor(() => new Set(defragIntervals(cluster).map((i) => i.member)).size === 3, 150_000, () => `every member defragmented; etcd logged ${JSON.stringify(defragIntervals(cluster))}; sidecars:\n${stewards.map((s) => s.log.slice(-5).join('\n')).join('\n')}`)
+    await until(() => `every member defragmented; etcd logged ${JSON.stringify(defragIntervals(cluster))}; sidecars:\n${stewards.map((s) => s.log.slice(-5).join('\n')).join('\n')}`, () => new Set(defragIntervals(cluster).map((i) => i.member)).size === 3, 150_000)
     const intervals = defragIntervals(cluster)
     assert.equal([...new Set(intervals.map((i) => i.member))].sort(), [0, 1, 2], 'each member defragmented')
     for (const member of [0, 1, 2]) {
@@ -61,7 +54,7 @@ test('one slot: each sidecar defragments its own member once, one at a time, nev
       assert.not.ok(ledAt(cluster, i.member, i.end), `member ${i.member} led when its defragmentation finished`)
     }
     for (const [i, s] of stewards.entries()) {
-      await waitFor(() => s.log.some((l) => l.includes('"component":"defragmenter"') && l.includes('defragmented ')), 30_000, () => `sidecar ${i} never reported its defragmentation:\n${s.log.slice(-10).join('\n')}`)
+      await until(() => `sidecar ${i} never reported its defragmentation:\n${s.log.slice(-10).join('\n')}`, () => s.log.some((l) => l.includes('"component":"defragmenter"') && l.includes('defragmented ')), 30_000)
     }
     // The member that led when its turn came handed leadership over first (etcd's log above shows it never led while defragmented).
     assert.ok(stewards.some((s) => s.log.some((l) => l.includes('leadership moved away first'))), 'one sidecar moved leadership away before defragmenting')

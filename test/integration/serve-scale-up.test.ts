@@ -23,6 +23,7 @@ import { startSteward } from '../harness/cli.ts'
 import { dumpEtcd, dumpHash, testClient, writeSampleData } from '../harness/data.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
+import { until as waitUntil } from '../harness/wait.ts'
 import { runWrapper, type WrapperRun } from '../harness/wrapper.ts'
 
 const test = suite('steward serve: scale-up with learners, rejoin after a wiped data dir (real processes)')
@@ -39,15 +40,8 @@ interface Member {
   run?: WrapperRun
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn().catch(() => undefined)
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
+/** Bootstrap steps on 2 contended cores: a longer default deadline than the harness's. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000) => waitUntil(what, fn, timeoutMs)
 
 /** druid's ConfigMap for `members` (all of them in `initial-cluster`), with `self`'s data dir and listeners. */
 function configMap(members: readonly Member[], self: Member): string {

@@ -2,12 +2,14 @@
  * `steward serve`'s snapshotter and snapshot routes in process against a REAL etcd and a Local
  * store: the leader's startup full snapshot, /snapshot/delta (JSON or null), /snapshot/full and
  * ?final=true, the delta loop, graceful stop storing the pending delta, and a restore of the
- * store matching the cluster.
+ * store matching the cluster; `etcdbr_snapshot_required{kind="Incr"}` after a failed and a
+ * stored delta.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
+import { StewardError } from '../../src/lib/errors.ts'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { restoreFullSnapshot } from '../../src/lib/restore/restore.ts'
@@ -19,18 +21,9 @@ import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { dumpEtcd, dumpHash, testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { startEtcdCluster as startRestored } from '../harness/etcd.ts'
+import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve snapshotter (in process, real etcd)')
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (value !== undefined && value !== false) return value as T
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 let cluster: EtcdCluster
 let work: string
@@ -124,6 +117,49 @@ test('leader: startup full, /snapshot/delta JSON then null, /snapshot/full and f
     } finally {
       await copy.stop()
     }
+  } finally {
+    controller.abort()
+    await running.catch(() => undefined)
+    client.close()
+  }
+})
+
+test('etcdbr_snapshot_required{kind="Incr"}: 1 after a failed delta upload, back to 0 once the restarted loop stores the delta', async () => {
+  const root = join(work, 'store-required')
+  const conf = join(work, 'etcd.conf.yaml')
+  await writeFile(conf, 'name: etcd-config\ninitial-cluster: default=http://127.0.0.1:2380\n')
+  const options = resolveServeOptions(
+    // A 1s delta period, and a 1s restart backoff after the failure.
+    { endpoints: cluster.endpoints, 'storage-provider': 'Local', 'store-container': root, 'store-prefix': 'etcd-main', 'server-port': 0, 'delta-snapshot-period': '1s', 'backoff-multiplier': 1, 'backoff-threshold-time': '1s', 'data-dir': join(work, 'data-required') },
+    {},
+    { ETCD_CONF: conf, POD_NAME: 'default', STEWARD_SERVER_HOST: '127.0.0.1' },
+  )
+  const local = localSnapstore({ root })
+  let failDeltas = false
+  const failing: typeof local = {
+    ...local,
+    put: (key, body, o) => {
+      if (!failDeltas || !key.includes('/Incr-')) return local.put(key, body, o)
+      body.resume()
+      return Promise.reject(new StewardError('STORE_FAILED', 'test', `injected upload failure of ${key}`))
+    },
+  }
+  const store = new BackupStore(failing, 'etcd-main')
+  const runtime = await Runtime.create(options, { store, logger: pino({ level: process.env['SERVE_TEST_LOG'] ?? 'silent' }) })
+  const required = async () => /^etcdbr_snapshot_required\{kind="Incr"\} (\d+)$/m.exec(await runtime.ctx.metrics.registry.metrics())?.[1]
+  const controller = new AbortController()
+  const running = runtime.run(controller.signal, () => undefined)
+  const client = testClient(cluster.endpoints[0]!)
+  try {
+    await until('the startup full snapshot', async () => (await store.list().catch(() => [])).find((s) => s.kind === 'Full'))
+    assert.is(await required(), '0')
+    failDeltas = true
+    await client.put('/required/a').value('1')
+    await until('etcdbr_snapshot_required{kind="Incr"} 1 after the failed delta', async () => (await required()) === '1')
+    assert.not.ok((await store.list()).some((s) => s.kind === 'Incr'), 'the failed delta is not in the store')
+    failDeltas = false
+    const delta = await until('the restarted loop to store the delta', async () => (await store.list()).find((s) => s.kind === 'Incr'))
+    assert.is(await required(), '0', `a stored delta (${delta.lastRevision}) clears it`)
   } finally {
     controller.abort()
     await running.catch(() => undefined)

@@ -7,9 +7,9 @@ import { copyFile, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/p
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ERROR_CODES, type ErrorCode } from '../../src/lib/errors.ts'
 import { PARTIAL_PREFIX } from '../../src/lib/snapstore/drivers/local.ts'
-import { runSteward, type CliResult } from '../harness/cli.ts'
+import { runSteward } from '../harness/cli.ts'
+import { expectCliError as expectError } from '../harness/cli-errors.ts'
 import { writeSampleData } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
@@ -34,15 +34,6 @@ test.after(async (ctx) => {
   await ctx.cluster?.stop()
   if (ctx.work) await removeDir(ctx.work)
 })
-
-function expectError(result: CliResult, code: ErrorCode, mentions: RegExp): void {
-  assert.is(result.code, ERROR_CODES[code].exit, `exit code for ${code}; stderr: ${result.stderr} stdout: ${result.stdout}`)
-  const error = (result.json as { error?: { code: string; message: string } } | undefined)?.error
-  assert.ok(error, `--json prints {"error": …}; got ${result.stdout}`)
-  assert.is(error.code, code)
-  assert.match(error.message, mentions)
-  assert.not.match(result.stderr, /\n\s+at /, 'no stack trace')
-}
 
 test('--store file://<a regular file> → STORE_NOT_FOUND (20) at once, before the snapshot stream (was: 15 min, exit 1)', async ({ endpoint, work }) => {
   const file = join(work, 'store-is-a-file')

@@ -29,11 +29,15 @@ export interface IgnoredFlagSpec {
   hidden?: boolean
   /** A pflag slice flag (`type: 'string'` only): may be repeated, as pflag allows. */
   multiple?: boolean
+  /** Environment variable that may give it too (etcd-defrag's `ETCD_DEFRAG_*`); given that way it is warned about as well. */
+  env?: string
+  /** The tool whose argument lists pass it, named in the warning. [default: `etcdbrctl`] */
+  compatibleWith?: 'etcdbrctl' | 'etcd-defrag'
   /** pflag shorthand (`-s` for `--schedule`). */
   char?: 'a' | 'b' | 'c' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k' | 'l' | 'm' | 'n' | 'o' | 'p' | 'q' | 'r' | 's' | 't' | 'u' | 'v' | 'w' | 'x' | 'y' | 'z'
 }
 
-const reasons = new WeakMap<object, string>()
+const reasons = new WeakMap<object, { reason: string; tool: string }>()
 
 /** The oclif flag type an {@link IgnoredFlagSpec} becomes. */
 type IgnoredFlag<S extends IgnoredFlagSpec> = S['type'] extends 'boolean'
@@ -60,6 +64,7 @@ function ignoredFlag(name: string, spec: IgnoredFlagSpec): object {
     summary: `Ignored: ${spec.reason}`,
     helpGroup: IGNORED_HELP_GROUP,
     ...(spec.char ? { char: spec.char } : {}),
+    ...(spec.env ? { env: spec.env } : {}),
     ...(spec.hidden ? { hidden: true } : {}),
   }
   let flag
@@ -82,7 +87,7 @@ function ignoredFlag(name: string, spec: IgnoredFlagSpec): object {
     default:
       flag = spec.multiple ? Flags.string({ ...common, multiple: true }) : Flags.string(common)
   }
-  reasons.set(flag, spec.reason)
+  reasons.set(flag, { reason: spec.reason, tool: spec.compatibleWith ?? 'etcdbrctl' })
   return flag
 }
 
@@ -90,6 +95,8 @@ function ignoredFlag(name: string, spec: IgnoredFlagSpec): object {
 export interface GivenIgnoredFlag {
   flag: string
   reason: string
+  /** The tool whose argument lists pass it (`etcdbrctl`, `etcd-defrag`). */
+  tool: string
 }
 
 /**
@@ -100,8 +107,8 @@ export interface GivenIgnoredFlag {
 export function givenIgnoredFlags(parsed: Readonly<Record<string, unknown>>, definitions: Readonly<Record<string, unknown>>): GivenIgnoredFlag[] {
   const given: GivenIgnoredFlag[] = []
   for (const [flag, definition] of Object.entries(definitions)) {
-    const reason = typeof definition === 'object' && definition !== null ? reasons.get(definition) : undefined
-    if (reason !== undefined && parsed[flag] !== undefined) given.push({ flag, reason })
+    const declared = typeof definition === 'object' && definition !== null ? reasons.get(definition) : undefined
+    if (declared !== undefined && parsed[flag] !== undefined) given.push({ flag, ...declared })
   }
   return given
 }
@@ -114,10 +121,10 @@ const warned = new Set<string>()
  */
 export function ignoredFlagWarnings(given: readonly GivenIgnoredFlag[]): string[] {
   const lines: string[] = []
-  for (const { flag, reason } of given) {
+  for (const { flag, reason, tool } of given) {
     if (warned.has(flag)) continue
     warned.add(flag)
-    lines.push(`--${flag} is accepted for etcdbrctl compatibility and ignored: ${reason}`)
+    lines.push(`--${flag} is accepted for ${tool} compatibility and ignored: ${reason}`)
   }
   return lines
 }

@@ -11,6 +11,18 @@ import { resolveEtcdConnection } from '../config/resolve.ts'
 import type { EtcdConnectionConfig } from '../etcd/config.ts'
 import { StewardError } from '../errors.ts'
 import { etcdFlags } from './flags.ts'
+import { ignoredFlags } from './ignored-flags.ts'
+
+/**
+ * etcdctl/etcd-defrag connection flags steward accepts and ignores, with the shared mechanism
+ * (src/lib/cli/ignored-flags.ts: one help group, a warning when given, values still checked).
+ */
+export const maintenanceIgnoredFlags = ignoredFlags({
+  'dial-timeout': { type: 'duration', env: 'ETCD_DEFRAG_DIAL_TIMEOUT', compatibleWith: 'etcd-defrag', reason: 'etcd3 has no separate dial phase; connections are bounded by --command-timeout' },
+  'keepalive-time': { type: 'duration', compatibleWith: 'etcd-defrag', reason: 'every call is bounded by --command-timeout instead of gRPC keepalives' },
+  'keepalive-timeout': { type: 'duration', compatibleWith: 'etcd-defrag', reason: 'every call is bounded by --command-timeout instead of gRPC keepalives' },
+  'insecure-transport': { type: 'boolean', compatibleWith: 'etcd-defrag', reason: 'plaintext is used exactly when the endpoints are http://' },
+})
 
 export const maintenanceConnectionFlags = {
   endpoints: etcdFlags.endpoints,
@@ -23,10 +35,7 @@ export const maintenanceConnectionFlags = {
   user: Flags.string({ summary: 'etcdctl form: user name, or user:password.', env: 'ETCD_DEFRAG_USER', helpGroup: 'ETCD' }),
   password: Flags.string({ summary: 'etcdctl form: password (with --user).', env: 'ETCD_DEFRAG_PASSWORD', helpGroup: 'ETCD' }),
   'command-timeout': Flags.string({ summary: 'Deadline of each etcd call, defragmentation included (Go duration). [default: 30s]', env: 'ETCD_DEFRAG_COMMAND_TIMEOUT', helpGroup: 'ETCD' }),
-  'dial-timeout': Flags.string({ summary: 'Accepted for etcdctl/etcd-defrag compatibility: connections are bounded by --command-timeout. [default: 2s]', env: 'ETCD_DEFRAG_DIAL_TIMEOUT', helpGroup: 'ETCD' }),
-  'keepalive-time': Flags.string({ summary: 'Accepted for etcd-defrag compatibility; not used.', helpGroup: 'ETCD' }),
-  'keepalive-timeout': Flags.string({ summary: 'Accepted for etcd-defrag compatibility; not used.', helpGroup: 'ETCD' }),
-  'insecure-transport': Flags.boolean({ summary: 'Accepted for etcd-defrag compatibility: plaintext is used exactly when the endpoints are http://.', allowNo: true, helpGroup: 'ETCD' }),
+  ...maintenanceIgnoredFlags,
 }
 
 export interface MaintenanceConnectionFlags {

@@ -16,6 +16,8 @@ import { policyForSuffix, type CompressionPolicy } from '../compression/index.ts
 import { StewardError, messageOf } from '../errors.ts'
 import { ETCD_CONNECTION_DEFAULTS } from '../etcd/config.ts'
 import { EtcdClient } from '../etcd/client.ts'
+import type { MemberClient } from '../etcd/wire/member-client.ts'
+import { GRPC_DEADLINE_EXCEEDED, GrpcStatusError } from '../etcd/wire/status.ts'
 import { RESTORE_MEMBER_DEFAULTS } from '../restore/etcdutl.ts'
 import { restoreFullSnapshot } from '../restore/restore.ts'
 import { TEMP_ETCD_DEFAULTS, startTempEtcd, type TempEtcdLimits } from '../restore/temp-etcd.ts'
@@ -35,6 +37,11 @@ export interface CompactOptions {
   readonly dataDir: string
   /** Defragment after compacting (etcd-backup-restore `--defragment`, default true). */
   readonly defragment?: boolean
+  /**
+   * Deadline of the temporary etcd's defragmentation, seconds (`--etcd-defrag-timeout`).
+   * @default {@link DEFAULT_COMPACT_DEFRAG_TIMEOUT_SECONDS}
+   */
+  readonly defragTimeoutSeconds?: number
   /** Deadline of the snapshot stream from the temporary etcd, seconds. @default 1800 */
   readonly snapshotTimeoutSeconds?: number
   /** Limits of the temporary etcd (`--embedded-etcd-quota-bytes`, …). */
@@ -42,6 +49,9 @@ export interface CompactOptions {
   /** Skip the SHA-256 check of the base full snapshot. */
   readonly skipHashCheck?: boolean
 }
+
+/** Default `--etcd-defrag-timeout` of `compact`, seconds: etcd-backup-restore's compactor default (8m). */
+export const DEFAULT_COMPACT_DEFRAG_TIMEOUT_SECONDS = 8 * 60
 
 export interface CompactResult {
   /** Name of the compacted full snapshot uploaded. */
@@ -66,7 +76,8 @@ export interface CompactResult {
  * Compacts the latest set of `deps.store` into one full snapshot.
  * @throws StewardError `SNAPSHOT_NOT_FOUND` (no full snapshot: "no base snapshot found", or a
  *   gap in the deltas), `SNAPSHOT_CORRUPT` naming the object, `DATA_DIR_EXISTS` (`dataDir` holds
- *   data), `TOOL_FAILED` (etcd/etcdutl), `STORE_*` (upload failed: nothing new is listed), `ABORTED`
+ *   data), `TOOL_FAILED` (etcd/etcdutl), `DEFRAG_FAILED` (the defragmentation failed or outlasted
+ *   `defragTimeoutSeconds`), `STORE_*` (upload failed: nothing new is listed), `ABORTED`
  */
 export async function compactStore(deps: CompactDeps, options: CompactOptions, signal?: AbortSignal): Promise<CompactResult> {
   const started = performance.now()
@@ -104,7 +115,7 @@ export async function compactStore(deps: CompactDeps, options: CompactOptions, s
         if (!/required revision has been compacted|compacted/i.test(messageOf(error))) throw error
         warnings.push(`revision ${revision} was already compacted: ${messageOf(error)}`)
       })
-      if (options.defragment ?? true) await etcd.client.defragment()
+      if (options.defragment ?? true) await defragmentTemporary(etcd.client, options.defragTimeoutSeconds ?? DEFAULT_COMPACT_DEFRAG_TIMEOUT_SECONDS)
       const after = await etcd.client.dbSize()
       const client = await EtcdClient.create({
         endpoints: [etcd.endpoint],
@@ -148,5 +159,21 @@ export async function compactStore(deps: CompactDeps, options: CompactOptions, s
   } finally {
     await rm(work, { recursive: true, force: true })
     if (removeDataDir) await rm(options.dataDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Defragments the temporary etcd within `timeoutSeconds`.
+ * @throws StewardError `DEFRAG_FAILED` naming the deadline when it passed first
+ */
+async function defragmentTemporary(client: MemberClient, timeoutSeconds: number): Promise<void> {
+  try {
+    await client.defragment(timeoutSeconds * 1000)
+  } catch (error) {
+    const deadline = error instanceof GrpcStatusError && error.code === GRPC_DEADLINE_EXCEEDED
+    throw new StewardError('DEFRAG_FAILED', 'compact', deadline ? `defragmenting the temporary etcd took longer than --etcd-defrag-timeout (${timeoutSeconds}s)` : `defragmenting the temporary etcd failed: ${messageOf(error)}`, {
+      cause: error,
+      hints: deadline ? ['raise --etcd-defrag-timeout, or skip the step with --no-defragment'] : [],
+    })
   }
 }

@@ -26,7 +26,11 @@ import { StewardError } from '../errors.ts'
 export const GC_POLICIES = ['Exponential', 'LimitBased'] as const
 export type GcPolicy = (typeof GC_POLICIES)[number]
 
-/** Chunks and zero-byte objects younger than this (by the time in their name) are left alone: seconds. */
+/**
+ * Chunks and zero-byte objects younger than this are left alone: seconds. Their age counts from
+ * the store's last-modified time when the listing reports one, else from the time in their name
+ * (see {@link leftoverTime}).
+ */
 export const LEFTOVER_GRACE_SECONDS = 3600
 
 /** What the planner needs to know about one listed object. */
@@ -40,6 +44,8 @@ export interface GcCandidate {
   readonly isChunk: boolean
   /** Stored size in bytes. */
   readonly sizeBytes: number
+  /** When the store last wrote it (absent or `new Date(0)`: the store did not say). */
+  readonly lastModified?: Date | undefined
 }
 
 export interface GcPolicyOptions {
@@ -91,6 +97,17 @@ const HOUR_MS = 3_600_000
 const MAX_INT32 = 2 ** 31 - 1
 
 /**
+ * When a leftover (chunk or zero-byte object) was last written: the store's last-modified time
+ * when the listing reports one (every driver does; S3, GCS and ABS give `new Date(0)` when the
+ * backend leaves it out), else the creation time in its name. The store's time is the better
+ * clock: a chunk is written when its part is uploaded, long after the time in its name when a
+ * large snapshot uploads slowly, and an object copied from another store is new here.
+ */
+export function leftoverTime(object: GcCandidate): { at: Date; source: 'store' | 'name' } {
+  return object.lastModified && object.lastModified.getTime() > 0 ? { at: object.lastModified, source: 'store' } : { at: object.createdOn, source: 'name' }
+}
+
+/**
  * Decides the fate of every object of a listing sorted as etcd-backup-restore sorts (docs/backup-layout.md).
  * @param sorted the whole listing (chunks included), sorted by `compareSnapshots`
  * @param now the collection time (UTC); all age arithmetic is relative to it
@@ -111,12 +128,14 @@ export function planGarbageCollection(sorted: readonly GcCandidate[], now: Date,
   const newestComplete = [...sorted].reverse().find((o) => !o.isChunk && o.sizeBytes > 0)
   const list: GcCandidate[] = []
   for (const object of sorted) {
+    const written = leftoverTime(object)
+    const young = `${written.source === 'store' ? 'last written' : 'created'} less than ${LEFTOVER_GRACE_SECONDS / 3600}h ago`
     if (object.isChunk) {
-      if (object.createdOn.getTime() > graceEdge) decide(object, 'keep', 'leftover-grace', `chunk created less than ${LEFTOVER_GRACE_SECONDS / 3600}h ago; may belong to an upload in progress`, -1)
+      if (written.at.getTime() > graceEdge) decide(object, 'keep', 'leftover-grace', `chunk ${young}; may belong to an upload in progress`, -1)
       else if (newestComplete && newestComplete.lastRevision > 0 && object.startRevision <= newestComplete.lastRevision) decide(object, 'delete', 'chunk-leftover', `chunk of a snapshot up to revision ${object.lastRevision}, at or before the newest complete snapshot (revision ${newestComplete.lastRevision})`, -1)
       else decide(object, 'keep', 'chunk-leftover', 'chunk newer than every complete snapshot', -1)
     } else if (object.sizeBytes === 0) {
-      if (object.createdOn.getTime() > graceEdge) decide(object, 'keep', 'leftover-grace', `zero-byte object created less than ${LEFTOVER_GRACE_SECONDS / 3600}h ago; may be an upload in progress`, -1)
+      if (written.at.getTime() > graceEdge) decide(object, 'keep', 'leftover-grace', `zero-byte object ${young}; may be an upload in progress`, -1)
       else decide(object, 'delete', 'zero-byte', 'zero-byte object: a failed upload, not a snapshot', -1)
     } else {
       list.push(object)

@@ -16,6 +16,8 @@ import { compareSnapshots, latestSet, parseSnapshotKey, v2Key, type SnapshotRef,
 export interface StoredSnapshot extends SnapshotRef {
   /** Stored (possibly compressed) size in bytes. */
   readonly sizeBytes: number
+  /** When the store last wrote the object, as the listing reports it (`new Date(0)`: not reported). */
+  readonly lastModified?: Date
 }
 
 export class BackupStore {
@@ -42,7 +44,7 @@ export class BackupStore {
     const snapshots: StoredSnapshot[] = []
     for await (const info of this.snapstore.list(this.prefix ? `${this.prefix}/` : '')) {
       const ref = parseSnapshotKey(info.key)
-      if (ref) snapshots.push({ ...ref, sizeBytes: info.sizeBytes })
+      if (ref) snapshots.push({ ...ref, sizeBytes: info.sizeBytes, lastModified: info.lastModified })
     }
     return snapshots.sort(compareSnapshots)
   }

@@ -21,7 +21,7 @@ export interface ObjectInfo {
   readonly key: string
   /** Object size in bytes. */
   readonly sizeBytes: number
-  /** Last modification time as the backend reports it. */
+  /** Last modification time as the backend reports it; `new Date(0)` when the backend reports none. */
   readonly lastModified: Date
 }
 

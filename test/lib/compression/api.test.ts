@@ -1,4 +1,4 @@
-import { Readable, Writable, type Transform } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gzipSync, deflateSync } from 'node:zlib'
 import { test } from 'uvu'
@@ -12,18 +12,7 @@ import {
 } from '../../../src/lib/compression/index.ts'
 import { isStewardError, StewardError } from '../../../src/lib/errors.ts'
 import { COMPRESSION_SUFFIXES } from '../../../src/lib/snapshot/name.ts'
-
-async function through(stream: Transform, data: Uint8Array): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk)
-      callback()
-    },
-  })
-  await pipeline(Readable.from(data.length > 0 ? [data] : []), stream, sink)
-  return Buffer.concat(chunks)
-}
+import { through } from './through.ts'
 
 async function expectCorrupt(suffix: string, data: Uint8Array): Promise<StewardError> {
   try {

@@ -9,26 +9,13 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Readable, Writable, type Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createCompressor, createDecompressor } from '../../../src/lib/compression/index.ts'
 import { isStewardError } from '../../../src/lib/errors.ts'
+import { through } from './through.ts'
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures/etcdbr-v2/lzw/etcd-main/v2')
-
-async function through(stream: Transform, data: Uint8Array): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk)
-      callback()
-    },
-  })
-  await pipeline(Readable.from(data.length > 0 ? [data] : []), stream, sink)
-  return Buffer.concat(chunks)
-}
 
 const encode = (data: Uint8Array): Promise<Buffer> => through(createCompressor('lzw'), data)
 const decode = (data: Uint8Array): Promise<Buffer> => through(createDecompressor('.Z'), data)

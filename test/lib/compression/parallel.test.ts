@@ -8,14 +8,17 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable, Writable, type Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { gunzipSync, inflateSync } from 'node:zlib'
+import type { Transform } from 'node:stream'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { checkCompressionTuning, createDecompressor, createSnapshotCompressor } from '../../../src/lib/compression/index.ts'
 import { ParallelDeflate, adler32 } from '../../../src/lib/compression/parallel.ts'
 import { isStewardError } from '../../../src/lib/errors.ts'
+import { through as throughAll } from './through.ts'
+
+/** Writes in 10 000-byte pieces unless told otherwise. */
+const through = (stream: Transform, data: Buffer, chunkSize = 10_000) => throughAll(stream, data, chunkSize)
 
 const BLOCK = 64 * 1024
 
@@ -28,22 +31,6 @@ function mixed(size: number): Buffer {
     at += n
   }
   return Buffer.concat(parts)
-}
-
-function* chunksOf(data: Buffer, size: number): Generator<Buffer> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size)
-}
-
-async function through(stream: Transform, data: Buffer, chunkSize = 10_000): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk)
-      callback()
-    },
-  })
-  await pipeline(Readable.from(chunksOf(data, chunkSize)), stream, sink)
-  return Buffer.concat(chunks)
 }
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex')

@@ -1,27 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { Readable, Writable, type Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { COMPRESSION_POLICIES, createCompressor, createDecompressor, suffixForPolicy, type CompressionPolicy } from '../../../src/lib/compression/index.ts'
+import { through } from './through.ts'
 
 const MiB = 1024 * 1024
-
-function* chunksOf(data: Uint8Array, size: number): Generator<Buffer> {
-  for (let at = 0; at < data.length; at += size) yield Buffer.from(data.subarray(at, at + size))
-}
-
-async function through(stream: Transform, data: Uint8Array, chunkSize: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk)
-      callback()
-    },
-  })
-  await pipeline(Readable.from(chunksOf(data, chunkSize)), stream, sink)
-  return Buffer.concat(chunks)
-}
 
 async function roundTrip(policy: CompressionPolicy, data: Uint8Array, chunkSize = 64 * 1024): Promise<Buffer> {
   const compressed = await through(createCompressor(policy), data, chunkSize)

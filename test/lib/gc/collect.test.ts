@@ -1,6 +1,7 @@
 /** The gc operation against a real Local store, and with a store whose listing or deletions fail. */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { utimes } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { collectGarbage } from '../../../src/lib/gc/collect.ts'
 import { StewardError } from '../../../src/lib/errors.ts'
@@ -39,8 +40,14 @@ async function seed(snapstore: Snapstore): Promise<string[]> {
   await snapstore.put(`etcd/v2/${chunked}/0000000001`, Readable.from([Buffer.from('part')]))
   const zero = formatSnapshotName({ kind: 'Incr', startRevision: 900, lastRevision: 901, createdOn: new Date(NOW.getTime() - 3 * 86_400_000), compressionSuffix: '' })
   await snapstore.put(`etcd/v2/${zero}`, Readable.from([]))
+  // The leftovers were last written when their names say (gc ages them by the store's time).
+  await writtenAt(snapstore, `etcd/v2/${chunked}/0000000001`, new Date(NOW.getTime() - 6 * 86_400_000))
+  await writtenAt(snapstore, `etcd/v2/${zero}`, new Date(NOW.getTime() - 3 * 86_400_000))
   return names
 }
+
+/** Sets a Local object's last-modified time. */
+const writtenAt = (snapstore: Snapstore, key: string, at: Date) => utimes(snapstore.localPath!(key), at, at)
 
 const remaining = async (store: BackupStore) => (await store.list()).map((s) => s.key.slice('etcd/v2/'.length))
 
@@ -121,6 +128,51 @@ test('an aborted signal stops before anything is deleted', async () => {
     assert.is((error as StewardError).code, 'ABORTED')
   }
   assert.equal(await remaining(store), before)
+})
+
+test('leftovers age by the store\'s last-modified time (Local), not by the time in their name', async () => {
+  const snapstore = localSnapstore({ root })
+  await seed(snapstore)
+  const store = new BackupStore(snapstore, 'etcd')
+  const oldName = (lastRevision: number) => formatSnapshotName({ kind: 'Full', startRevision: 0, lastRevision, createdOn: new Date(NOW.getTime() - 4 * 86_400_000), compressionSuffix: '' })
+  const newName = (lastRevision: number) => formatSnapshotName({ kind: 'Full', startRevision: 0, lastRevision, createdOn: new Date(NOW.getTime() - 60_000), compressionSuffix: '' })
+  // Old by name, written 10 minutes ago: a slow chunked upload still in progress, a zero-byte upload just begun.
+  const slowChunk = `etcd/v2/${oldName(6)}/0000000002`
+  const freshZero = `etcd/v2/${oldName(7)}.gz`
+  // New by name, last written 2 hours ago.
+  const staleChunk = `etcd/v2/${newName(8)}/0000000001`
+  const staleZero = `etcd/v2/${newName(9)}.gz`
+  await snapstore.put(slowChunk, Readable.from([Buffer.from('part')]))
+  await snapstore.put(staleChunk, Readable.from([Buffer.from('part')]))
+  for (const key of [freshZero, staleZero]) await snapstore.put(key, Readable.from([]))
+  for (const key of [slowChunk, freshZero]) await writtenAt(snapstore, key, new Date(NOW.getTime() - 10 * 60_000))
+  for (const key of [staleChunk, staleZero]) await writtenAt(snapstore, key, new Date(NOW.getTime() - 2 * 3_600_000))
+  const result = await collectGarbage({ store, now: () => NOW }, { policy: 'LimitBased', maxBackups: 5, deltaRetentionSeconds: 86_400 * 30, dryRun: true })
+  const by = (key: string) => result.objects.find((o) => o.key === key)!
+  for (const key of [slowChunk, freshZero]) {
+    assert.equal([by(key).result, by(key).rule], ['kept', 'leftover-grace'], key)
+    assert.match(by(key).reason, /last written less than 1h ago/)
+  }
+  assert.equal([by(staleChunk).result, by(staleChunk).rule], ['planned', 'chunk-leftover'])
+  assert.equal([by(staleZero).result, by(staleZero).rule], ['planned', 'zero-byte'])
+})
+
+test('a store that reports no last-modified time (epoch): leftovers age by the time in their name', async () => {
+  const local = localSnapstore({ root })
+  await seed(local)
+  const young = `etcd/v2/${formatSnapshotName({ kind: 'Full', startRevision: 0, lastRevision: 6, createdOn: new Date(NOW.getTime() - 10 * 60_000), compressionSuffix: '' })}/0000000001`
+  await local.put(young, Readable.from([Buffer.from('part')]))
+  const silent: Snapstore = {
+    ...local,
+    list: async function* (prefix, o) {
+      for await (const info of local.list(prefix, o)) yield { ...info, lastModified: new Date(0) }
+    },
+  }
+  const result = await collectGarbage({ store: new BackupStore(silent, 'etcd'), now: () => NOW }, { policy: 'LimitBased', maxBackups: 5, deltaRetentionSeconds: 0, dryRun: true })
+  const chunk = result.objects.find((o) => o.key === young)!
+  assert.equal([chunk.result, chunk.rule], ['kept', 'leftover-grace'])
+  assert.match(chunk.reason, /created less than 1h ago/)
+  assert.ok(result.objects.some((o) => o.rule === 'chunk-leftover' && o.result === 'planned'), 'the old chunk (by name) goes')
 })
 
 test.run()

@@ -22,6 +22,7 @@ import localSnapstore from '../../../src/lib/snapstore/drivers/local.ts'
 import type { Snapstore } from '../../../src/lib/snapstore/types.ts'
 import { FakeClock } from './fake-clock.ts'
 import { FakeEtcd } from './fake-etcd.ts'
+import { until as waitUntil } from '../../harness/wait.ts'
 
 const test = suite('serve garbage-collector component')
 
@@ -82,14 +83,8 @@ async function rig(flags: ServeFlags, wrap: (s: Snapstore) => Snapstore = (s) =>
   }
 }
 
-/** Waits for a condition with a deadline (real I/O runs between fake-clock steps). */
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setImmediate(r))
-  }
-}
+/** Fakes answer at once: poll every 20 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000) => waitUntil(what, fn, timeoutMs, 20)
 
 test('the job is armed every --garbage-collection-period; on the leader a trigger applies LimitBased and counts etcdbr_snapshot_gc_total', async () => {
   const r = await rig({ 'garbage-collection-policy': 'LimitBased', 'max-backups': 2, 'garbage-collection-period': '30s' })

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse } from 'yaml'
+import { StewardError } from '../../../src/lib/errors.ts'
 import { CONFIG_MAP, routeRig } from './helpers.ts'
 
 const test = suite('serve HTTP routes (in process, app.request)')
@@ -210,6 +211,19 @@ test('/snapshot/*: no store → 405; final=maybe → 400; follower whose leader 
     rig.etcd.members_ = [{ id: '2', name: 'etcd-main-1', peerUrls: [], clientUrls: ['http://127.0.0.1:9'], isLearner: false }]
     assert.is((await rig.request('/snapshot/full?final=true', { method: 'POST' })).status, 405)
     assert.is((await rig.request('/snapshot/delta')).status, 405)
+  } finally {
+    await rig.close()
+  }
+})
+
+test('/snapshot/latest: a failing store is 500 with the reason as text, whatever the error code (etcdbrctl\'s answer, not the code\'s own status)', async () => {
+  const rig = await routeRig()
+  try {
+    // STORE_NOT_FOUND stands for 503 in ERROR_CODES; etcdbrctl's clients get 500 for every failure.
+    rig.runtime.ctx.store!.latestSet = () => Promise.reject(new StewardError('STORE_NOT_FOUND', 'snapstore:local', 'the container does not exist'))
+    const res = await rig.request('/snapshot/latest')
+    assert.is(res.status, 500)
+    assert.match(await res.text(), 'the container does not exist')
   } finally {
     await rig.close()
   }

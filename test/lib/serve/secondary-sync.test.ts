@@ -19,18 +19,14 @@ import { BackupStore } from '../../../src/lib/snapshot/backup-store.ts'
 import { formatSnapshotName } from '../../../src/lib/snapshot/name.ts'
 import localSnapstore from '../../../src/lib/snapstore/drivers/local.ts'
 import { FakeClock } from './fake-clock.ts'
+import { until as waitUntil } from '../../harness/wait.ts'
 import { FakeEtcd } from './fake-etcd.ts'
 
 const test = suite('serve secondary-sync component')
 const HOUR = 3_600_000
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** Fakes answer at once: poll every 20 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000) => waitUntil(what, fn, timeoutMs, 20)
 
 test('on becoming leader the primary is copied (.final dropped) and the secondary collected with the same policy; a follower does nothing', async () => {
   const work = await mkdtemp(join(tmpdir(), 'steward-serve-sec-'))

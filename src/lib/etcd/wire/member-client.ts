@@ -56,9 +56,13 @@ export class MemberClient {
     await this.#channel.unary(METHODS.compact, encodeCompactionRequest(revision, physical), { timeoutMs: this.#options.maintenanceTimeoutMs })
   }
 
-  /** Defragments the member's backend. */
-  async defragment(): Promise<void> {
-    await this.#channel.unary(METHODS.defragment, EMPTY_REQUEST, { timeoutMs: this.#options.maintenanceTimeoutMs })
+  /**
+   * Defragments the member's backend.
+   * @param timeoutMs deadline in milliseconds [default: the client's `maintenanceTimeoutMs`]
+   * @throws GrpcStatusError (`4 DEADLINE_EXCEEDED` when the deadline passes first)
+   */
+  async defragment(timeoutMs = this.#options.maintenanceTimeoutMs): Promise<void> {
+    await this.#channel.unary(METHODS.defragment, EMPTY_REQUEST, { timeoutMs })
   }
 
   /**
