@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isStewardError } from '../../../src/lib/errors.ts'
 import { initializeMember } from '../../../src/lib/serve/components/initializer/initialize.ts'
-import { DEFAULT_MEMBERSHIP_TIMINGS } from '../../../src/lib/serve/components/initializer/membership.ts'
+import { DEFAULT_MEMBERSHIP_TIMINGS } from '../../../src/lib/bootstrap/timings.ts'
 import { LearnerPromoter } from '../../../src/lib/serve/components/initializer/promoter.ts'
 import { CONFIG_MAP, routeRig, type RouteRig } from './helpers.ts'
 
