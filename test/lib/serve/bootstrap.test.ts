@@ -90,6 +90,21 @@ test('every add attempt failing → MEMBER_JOIN_FAILED after 6 attempts, counted
   }
 })
 
+test('the membership flags reach the steps: --learner-add-attempts=2 gives up after two adds', async () => {
+  const rig = await routeRig({ store: 'none', configMap: THREE, flags: { 'learner-add-attempts': 2, 'learner-add-backoff': '30s', 'learner-add-max-backoff': '30s', 'too-many-learners-wait': '0s' } })
+  try {
+    rig.etcd.members_ = [...OTHERS]
+    rig.etcd.writeErrors = Array.from({ length: 6 }, () => new Error('etcdserver: unhealthy cluster'))
+    const error = await drive(rig, () => initializeMember(rig.runtime.ctx, 'full', new AbortController().signal)).then(() => null, (e: unknown) => e)
+    assert.ok(isStewardError(error, 'MEMBER_JOIN_FAILED'), String(error))
+    assert.match((error as Error).message, 'after 2 attempts')
+    assert.is(rig.etcd.calls.length, 2)
+    assert.is(rig.runtime.ctx.options.membershipTimings.addBackoffMs, 30_000)
+  } finally {
+    await rig.close()
+  }
+})
+
 test('nobody answers (fresh cluster): not a member, not a scale-up → a missing data dir is a fresh start', async () => {
   const rig = await routeRig({ store: 'none', configMap: THREE })
   try {
