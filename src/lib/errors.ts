@@ -81,6 +81,8 @@ export const ERROR_CODES = {
   MEMBER_JOIN_FAILED: { exit: 90, http: 503 },
   /** The data volume belongs to another member, namespace or cluster (its `safe_guard_member` marker says so). */
   DATA_DIR_WRONG_MEMBER: { exit: 91, http: 409 },
+  /** etcd-wrapper did not accept `POST /stop` (the restart that makes changed peer URLs effective). */
+  ETCD_WRAPPER_STOP_FAILED: { exit: 110, http: 502 },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

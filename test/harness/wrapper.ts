@@ -4,8 +4,11 @@
  * `New`, `GET /initialization/start?mode=<sanity|full>` (sanity iff the data volume's
  * `exit_code` file says `terminated`/`interrupt`); once exactly `Successful`, fetch `GET /config`
  * (up to 5 attempts, 1 s apart) and start a REAL etcd from that file (`etcd --config-file`).
+ * {@link startWrapperServer} stands in for the wrapper's own HTTP server (its `/stop`).
  */
 import { readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { spawnMember, waitHealthy, type MemberProcess } from './etcd-member.ts'
@@ -60,4 +63,38 @@ export async function runWrapper(sidecar: string, dataVolume: string, workDir: s
   const etcd = spawnMember('wrapped', [`--config-file=${configPath}`], metricsUrl)
   await waitHealthy(etcd, deadline)
   return { statuses, mode, configText, etcd }
+}
+
+export interface WrapperServer {
+  readonly port: number
+  /** Every request to `/stop`, in order (`POST`, or another method the real wrapper ignores). */
+  readonly stopCalls: { readonly method: string; readonly at: number }[]
+  close(): Promise<void>
+}
+
+/**
+ * The wrapper's HTTP server as steward sees it (research: druid-wrapper-contract §2.5): `/stop`
+ * answers an empty 200 to any method (only `POST` would stop etcd; here it is recorded, and etcd
+ * keeps running), `/readyz` 200. Listens on `host` and a free port (steward is pointed at it
+ * with `STEWARD_ETCD_WRAPPER_PORT`, as the real one's 9095 may be taken).
+ */
+export async function startWrapperServer(host = '127.0.0.1'): Promise<WrapperServer> {
+  const stopCalls: { method: string; at: number }[] = []
+  const server = createServer((req, res) => {
+    if (req.url === '/stop') stopCalls.push({ method: req.method ?? '', at: Date.now() })
+    req.resume()
+    res.writeHead(200).end()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, host, () => resolve())
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    stopCalls,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
 }

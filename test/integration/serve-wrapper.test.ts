@@ -150,7 +150,7 @@ test('cold start restores the latest backup; a corrupt data dir is detected and 
     let got = await dumpEtcd(`http://127.0.0.1:${clientPort}`)
     assert.is(got.revision, expected.revision)
     assert.is(dumpHash(got), dumpHash(expected), 'etcd started from /config holds the backed-up data')
-    assert.match(stderr, '--use-etcd-wrapper is accepted for etcdbrctl compatibility and ignored')
+    assert.not.match(stderr, '--use-etcd-wrapper is accepted', '--use-etcd-wrapper is acted on (peer-URL updates)')
 
     // 2. etcd stops (SIGTERM → the wrapper writes exit_code), the database gets corrupted.
     await terminate(etcdProcess, 'SIGTERM', 10_000)

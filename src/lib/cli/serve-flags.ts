@@ -15,6 +15,7 @@ const LE = 'LEADER ELECTION'
 const RS = 'RESTORATION'
 const SEC = 'SECONDARY STORE'
 const K8S = 'KUBERNETES'
+const MEMBERSHIP = 'MEMBERSHIP'
 
 const OBSOLETE_V041 = 'obsolete flag of etcd-backup-restore v0.41'
 const MEMBER_IDENTITY = 'the member identity comes from the etcd config file (ETCD_CONF) and POD_NAME'
@@ -31,7 +32,6 @@ export const serveIgnoredFlags = ignoredFlags({
   'max-call-send-message-size': { type: 'integer', reason: 'unused by etcd-backup-restore as well' },
   'auto-compaction-mode': { type: 'string', reason: NO_COMPACTION },
   'auto-compaction-retention': { type: 'string', reason: NO_COMPACTION },
-  'use-etcd-wrapper': { type: 'boolean', reason: 'peer-URL updates (MemberUpdate + etcd-wrapper restart) are not implemented yet' },
   'config-file': { type: 'string', reason: 'etcdbrctl server config files are not read; use --config' },
   // Obsolete: passed by older druid / etcd-backup-restore releases (v0.41.x), removed since.
   'experimental-fail-below-revision': { type: 'string', reason: OBSOLETE_V041 },
@@ -40,11 +40,33 @@ export const serveIgnoredFlags = ignoredFlags({
   'next-cluster-version-compatible': { type: 'boolean', reason: 'obsolete flag, removed from etcd-backup-restore' },
 })
 
+/**
+ * Retries and timeouts of multi-member bootstrap (learner add, rejoin, promotion), on serve and
+ * bootstrap; values are checked by `resolveMembershipTimings` (src/lib/bootstrap/timings.ts).
+ */
+export const membershipTimingFlags = {
+  'member-list-attempts': Flags.integer({ summary: 'Tries of Get + MemberList through --service-endpoints before the cluster counts as unreachable. [default: 4]', helpGroup: MEMBERSHIP }),
+  'member-list-backoff': Flags.string({ summary: 'Wait after the first failed member-list try, doubled after each further one (Go duration). [default: 2s]', helpGroup: MEMBERSHIP }),
+  'member-call-timeout': Flags.string({ summary: 'Timeout of each MemberList, MemberAdd, MemberRemove and MemberPromote call (Go duration). [default: 5s]', helpGroup: MEMBERSHIP }),
+  'learner-add-attempts': Flags.integer({ summary: 'MemberAdd (as learner) attempts on scale-up and rejoin, the data dir cleared before each. [default: 6]', helpGroup: MEMBERSHIP }),
+  'learner-add-backoff': Flags.string({ summary: 'Wait after the first failed learner add, doubled after each further one, +0-10% jitter (Go duration). [default: 2s]', helpGroup: MEMBERSHIP }),
+  'learner-add-max-backoff': Flags.string({ summary: 'Longest wait between learner adds (Go duration). [default: 2m]', helpGroup: MEMBERSHIP }),
+  'too-many-learners-wait': Flags.string({ summary: 'Extra wait when etcd answers "too many learner members" (Go duration; 0s: none). [default: 5s]', helpGroup: MEMBERSHIP }),
+}
+
+/** The etcd config druid mounts (what etcd-wrapper's etcd gets as --config-file, after /config's rewrite); serve and bootstrap. */
+export const etcdConfigFileFlag = {
+  'etcd-config-file': Flags.string({ summary: 'druid\'s etcd config (the ConfigMap\'s etcd.conf.yaml). Env: ETCD_CONF. [default: /var/etcd/config/etcd.conf.yaml]', helpGroup: RS }),
+}
+
 export const serveFlags = {
   ...etcdFlags,
   ...storeFlags,
   ...compressionFlags,
   ...serveIgnoredFlags,
+  ...membershipTimingFlags,
+  ...etcdConfigFileFlag,
+  'use-etcd-wrapper': Flags.boolean({ summary: 'After updating this member\'s changed peer URLs (MemberUpdate), POST /stop to etcd-wrapper (port 9095 on the host of the first --endpoints) so etcd restarts with them.', allowNo: true, helpGroup: S }),
   'service-endpoints': Flags.string({ multiple: true, summary: 'Client URLs of the etcd cluster\'s Service (comma-separated).', helpGroup: 'ETCD' }),
   'insecure-transport': Flags.boolean({ summary: 'etcdbrctl form; the scheme of --endpoints decides (http or https).', allowNo: true, helpGroup: 'ETCD' }),
   'etcd-defrag-timeout': Flags.string({ summary: 'Deadline of a defragment call (Go duration). [default: 8m]', helpGroup: 'ETCD' }),

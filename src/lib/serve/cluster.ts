@@ -10,7 +10,9 @@
 import { EtcdClient } from '../etcd/client.ts'
 import { etcdError } from '../etcd/errors.ts'
 import { messageOf } from '../errors.ts'
+import type { Logger } from 'pino'
 import type { ServeContext } from './component.ts'
+import type { ServeOptions } from './options.ts'
 import { readEtcdConfigMap, type EtcdConfigMap } from './components/etcd-config/render.ts'
 import { withTimeout, type ClusterMember } from './etcd-seam.ts'
 
@@ -78,21 +80,28 @@ export function advertisedClientUrls(config: EtcdConfigMap): string[] {
 }
 
 /**
- * The process's one {@link ClusterAdmin}, created on first use (service endpoints, else the
- * ConfigMap's client URLs; TLS and auth as `--endpoints`).
+ * A {@link ClusterAdmin} over `--service-endpoints`, else every member's `advertise-client-urls`
+ * from the etcd config (TLS and auth as `--endpoints`). Used by serve (once per process, below)
+ * and by `steward bootstrap`; the caller closes it.
+ * @throws StewardError `CONFIG_INVALID` (unreadable etcd config), `ETCD_TLS`
+ */
+export async function createClusterAdmin(options: Pick<ServeOptions, 'etcd' | 'serviceEndpoints' | 'etcdConfigPath'>, logger: Logger): Promise<ClusterAdmin> {
+  let endpoints = options.serviceEndpoints
+  if (endpoints.length === 0) {
+    endpoints = advertisedClientUrls(await readEtcdConfigMap(options.etcdConfigPath))
+    logger.info({ component: 'cluster', endpoints }, 'no --service-endpoints: using every member\'s advertise-client-urls from the etcd config')
+  }
+  return clusterAdminFrom(await EtcdClient.create({ ...options.etcd, endpoints }))
+}
+
+/**
+ * The process's one {@link ClusterAdmin}, created on first use ({@link createClusterAdmin}).
  * @throws StewardError `CONFIG_INVALID` when there is no endpoint at all, `ETCD_TLS`
  */
 export async function clusterAdminFor(ctx: ServeContext): Promise<ClusterAdmin> {
   const existing = ctx.services.get<Promise<ClusterAdmin>>(CLUSTER_SERVICE)
   if (existing) return existing
-  const created = (async () => {
-    let endpoints = ctx.options.serviceEndpoints
-    if (endpoints.length === 0) {
-      endpoints = advertisedClientUrls(await readEtcdConfigMap(ctx.options.etcdConfigPath))
-      ctx.logger.info({ component: 'cluster', endpoints }, 'no --service-endpoints: using every member\'s advertise-client-urls from the etcd config')
-    }
-    return clusterAdminFrom(await EtcdClient.create({ ...ctx.options.etcd, endpoints }))
-  })()
+  const created = createClusterAdmin(ctx.options, ctx.logger)
   ctx.services.provide(CLUSTER_SERVICE, created)
   created.catch((error: unknown) => {
     ctx.logger.warn({ component: 'cluster', err: error }, `cannot build the cluster client: ${messageOf(error)}`)

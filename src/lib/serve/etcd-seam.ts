@@ -31,6 +31,8 @@ export interface ServeEtcd {
   status(endpoint: string, timeoutMs: number): Promise<MemberStatus>
   /** `Cluster.MemberList` through the first answering endpoint. @throws StewardError `ETCD_*` */
   members(timeoutMs: number): Promise<ClusterMember[]>
+  /** `Cluster.MemberUpdate`: sets member `memberId`'s (decimal) peer URLs. @throws StewardError `ETCD_*` */
+  updatePeerUrls(memberId: string, peerUrls: readonly string[], timeoutMs: number): Promise<void>
 }
 
 /** Rejects with `ETCD_UNREACHABLE` when `promise` takes longer than `timeoutMs`. */
@@ -63,6 +65,15 @@ export function serveEtcdFrom(client: EtcdClient): ServeEtcd {
         clientUrls: m.clientURLs,
         isLearner: Boolean((m as { isLearner?: boolean }).isLearner),
       }))
+    },
+    async updatePeerUrls(memberId, peerUrls, timeoutMs) {
+      await client.onFirstAvailable(`updating the peer URLs of member ${memberId}`, async (etcd3, endpoint) => {
+        try {
+          return await withTimeout(etcd3.cluster.memberUpdate({ ID: memberId, peerURLs: [...peerUrls] }), timeoutMs, `updating member ${memberId} through ${endpoint}`)
+        } catch (error) {
+          throw etcdError(error, `updating the peer URLs of member ${memberId}`, endpoint)
+        }
+      })
     },
   }
 }

@@ -8,6 +8,7 @@ import type { EtcdConnectionConfig } from '../etcd/config.ts'
 import type { StoreConfig } from '../snapstore/config.ts'
 import type { TempEtcdLimits } from '../restore/temp-etcd.ts'
 import type { GcPolicy } from '../gc/plan.ts'
+import type { MembershipTimings } from '../bootstrap/timings.ts'
 
 /** Default path of druid's ConfigMap file inside the sidecar; `ETCD_CONF` overrides it. */
 export const DEFAULT_ETCD_CONF = '/var/etcd/config/etcd.conf.yaml'
@@ -41,7 +42,7 @@ export interface ServeOptions {
   readonly serverKeyFile: string | undefined
   /** `--enable-profiling`: expose `/debug/pprof/heap` (a V8 heap snapshot). */
   readonly enableProfiling: boolean
-  /** druid's ConfigMap file (`ETCD_CONF`, default {@link DEFAULT_ETCD_CONF}); read by `/config` and the initializer. */
+  /** druid's ConfigMap file (`--etcd-config-file`, else `ETCD_CONF`, default {@link DEFAULT_ETCD_CONF}); read by `/config` and the initializer. */
   readonly etcdConfigPath: string
   /** `POD_NAME` (this member's name without `member-name-prefix`). */
   readonly podName: string | undefined
@@ -90,4 +91,13 @@ export interface ServeOptions {
   readonly moveLeader: boolean
   /** `--alarm-check-period`, seconds; 0 disables the alarms component. */
   readonly alarmCheckPeriodSeconds: number
+  /** Retries and timeouts of learner add, rejoin and promotion (`--member-*`, `--learner-*`, `--too-many-learners-wait`). */
+  readonly membershipTimings: MembershipTimings
+  /**
+   * `--use-etcd-wrapper` [false, as etcdbrctl]: after a peer-URL update, ask etcd-wrapper to restart
+   * etcd (`POST <scheme>://<host of the first --endpoints>:<etcdWrapperPort>/stop`).
+   */
+  readonly useEtcdWrapper: boolean
+  /** etcd-wrapper's port [9095, as etcd-wrapper's default; `STEWARD_ETCD_WRAPPER_PORT` for tests and non-default wrappers]. */
+  readonly etcdWrapperPort: number
 }

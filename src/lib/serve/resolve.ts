@@ -3,6 +3,7 @@
  * (etcdbrctl's defaults where a flag is absent), validating each value and naming the flag in
  * any error.
  */
+import { resolveMembershipTimings, type MembershipTimingFlags } from '../bootstrap/timings.ts'
 import type { ConfigFile } from '../config/file.ts'
 import { resolvePrefixedStore, type PrefixedStoreFlags } from '../config/prefixed-store.ts'
 import { parseDuration } from '../config/duration.ts'
@@ -15,7 +16,9 @@ import type { StoreConfig } from '../snapstore/config.ts'
 import { DEFAULT_ETCD_CONF, type ServeGcOptions, type ServeOptions, type ServeSecondaryOptions } from './options.ts'
 import { parseCron } from './scheduler.ts'
 
-export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, PrefixedStoreFlags<'secondary'> {
+export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, PrefixedStoreFlags<'secondary'>, MembershipTimingFlags {
+  'etcd-config-file'?: string | undefined
+  'use-etcd-wrapper'?: boolean | undefined
   'secondary-backup-sync-enabled'?: boolean | undefined
   'secondary-backup-sync-period'?: string | undefined
   'service-endpoints'?: string[] | undefined
@@ -73,6 +76,7 @@ export const SERVE_DEFAULTS = {
   deltaSnapshotLeaseName: 'delta-snapshot-revisions',
   k8sHeartbeat: '30s',
   alarmCheckPeriod: '1m',
+  etcdWrapperPort: 9095,
 } as const
 
 function moreThanOneSecond(seconds: number, flag: string): number {
@@ -104,7 +108,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     serverCertFile: flags['server-cert'] || undefined,
     serverKeyFile: flags['server-key'] || undefined,
     enableProfiling: flags['enable-profiling'] ?? false,
-    etcdConfigPath: env['ETCD_CONF'] || DEFAULT_ETCD_CONF,
+    etcdConfigPath: flags['etcd-config-file'] || env['ETCD_CONF'] || DEFAULT_ETCD_CONF,
     podName: env['POD_NAME'] || undefined,
     podNamespace: env['POD_NAMESPACE'] || undefined,
     dataDir: flags['data-dir'] ?? file.restore?.dataDir ?? 'default.etcd',
@@ -142,7 +146,18 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     memberLease: flags['enable-member-lease-renewal'] ? { heartbeatSeconds: positiveSeconds(flags['k8s-heartbeat-duration'] ?? SERVE_DEFAULTS.k8sHeartbeat, '--k8s-heartbeat-duration') } : null,
     moveLeader: flags['move-leader'] ?? true,
     alarmCheckPeriodSeconds: parseDuration(flags['alarm-check-period'] ?? SERVE_DEFAULTS.alarmCheckPeriod, '--alarm-check-period'),
+    membershipTimings: resolveMembershipTimings(flags),
+    useEtcdWrapper: flags['use-etcd-wrapper'] ?? false,
+    etcdWrapperPort: resolveWrapperPort(env['STEWARD_ETCD_WRAPPER_PORT']),
   }
+}
+
+/** etcd-wrapper's port: 9095 unless `STEWARD_ETCD_WRAPPER_PORT` names another. @throws StewardError `CONFIG_INVALID` */
+function resolveWrapperPort(value: string | undefined): number {
+  if (!value) return SERVE_DEFAULTS.etcdWrapperPort
+  const port = Number(value)
+  if (Number.isInteger(port) && port > 0 && port < 65536) return port
+  throw new StewardError('CONFIG_INVALID', 'config', `STEWARD_ETCD_WRAPPER_PORT: ${JSON.stringify(value)} is not a port (1-65535)`)
 }
 
 /**

@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isStewardError } from '../../../src/lib/errors.ts'
 import { initializeMember } from '../../../src/lib/serve/components/initializer/initialize.ts'
-import { DEFAULT_MEMBERSHIP_TIMINGS } from '../../../src/lib/serve/components/initializer/membership.ts'
+import { DEFAULT_MEMBERSHIP_TIMINGS } from '../../../src/lib/bootstrap/timings.ts'
 import { LearnerPromoter } from '../../../src/lib/serve/components/initializer/promoter.ts'
 import { CONFIG_MAP, routeRig, type RouteRig } from './helpers.ts'
 
@@ -85,6 +85,21 @@ test('every add attempt failing → MEMBER_JOIN_FAILED after 6 attempts, counted
     assert.ok(isStewardError(error) && error.code === 'MEMBER_JOIN_FAILED', String(error))
     assert.is(rig.etcd.calls.length, 6)
     assert.match(await metrics(rig), 'etcdbr_add_learner_duration_seconds_count{succeeded="false"} 1')
+  } finally {
+    await rig.close()
+  }
+})
+
+test('the membership flags reach the steps: --learner-add-attempts=2 gives up after two adds', async () => {
+  const rig = await routeRig({ store: 'none', configMap: THREE, flags: { 'learner-add-attempts': 2, 'learner-add-backoff': '30s', 'learner-add-max-backoff': '30s', 'too-many-learners-wait': '0s' } })
+  try {
+    rig.etcd.members_ = [...OTHERS]
+    rig.etcd.writeErrors = Array.from({ length: 6 }, () => new Error('etcdserver: unhealthy cluster'))
+    const error = await drive(rig, () => initializeMember(rig.runtime.ctx, 'full', new AbortController().signal)).then(() => null, (e: unknown) => e)
+    assert.ok(isStewardError(error, 'MEMBER_JOIN_FAILED'), String(error))
+    assert.match((error as Error).message, 'after 2 attempts')
+    assert.is(rig.etcd.calls.length, 2)
+    assert.is(rig.runtime.ctx.options.membershipTimings.addBackoffMs, 30_000)
   } finally {
     await rig.close()
   }

@@ -24,6 +24,15 @@ export class FakeEtcd implements ServeEtcd, ClusterAdmin {
     return this.members_
   }
 
+  /** MemberUpdate calls (`<id> <urls>`), kept apart from the cluster {@link calls}. */
+  peerUrlUpdates: string[] = []
+
+  async updatePeerUrls(memberId: string, peerUrls: readonly string[]): Promise<void> {
+    if (this.down) throw this.down
+    this.peerUrlUpdates.push(`${memberId} ${peerUrls.join(',')}`)
+    this.members_ = this.members_.map((m) => (m.id === memberId ? { ...m, peerUrls: [...peerUrls] } : m))
+  }
+
   fail(): void {
     this.down = new StewardError('ETCD_UNREACHABLE', 'etcd', 'connection refused')
   }

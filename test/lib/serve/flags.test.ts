@@ -100,16 +100,17 @@ test("druid's sidecar argument list parses verbatim and resolves to etcdbrctl's 
   assert.is(options.etcdConfigPath, '/var/etcd/config/etcd.conf.yaml')
   const warnings = warningsFor(flags)
   assert.equal(ignoredFlagWarnings(givenIgnoredFlags(flags, ALL_FLAGS)), warnings, 'the shared mechanism words the warnings the same way')
-  for (const name of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir', 'auto-compaction-mode', 'auto-compaction-retention', 'snapstore-temp-directory']) {
+  for (const name of ['restoration-temp-snapshots-dir', 'auto-compaction-mode', 'auto-compaction-retention', 'snapstore-temp-directory']) {
     assert.ok(warnings.some((w) => w.startsWith(`--${name} is accepted`)), name)
   }
   // The garbage collector and the lease components act on their flags: no warning for them.
-  for (const name of ['garbage-collection-policy', 'garbage-collection-period', 'max-backups', 'delta-snapshot-retention-period', 'enable-snapshot-lease-renewal', 'enable-member-lease-renewal', 'k8s-heartbeat-duration', 'full-snapshot-lease-name']) {
+  for (const name of ['use-etcd-wrapper', 'garbage-collection-policy', 'garbage-collection-period', 'max-backups', 'delta-snapshot-retention-period', 'enable-snapshot-lease-renewal', 'enable-member-lease-renewal', 'k8s-heartbeat-duration', 'full-snapshot-lease-name']) {
     assert.not.ok(warnings.some((w) => w.startsWith(`--${name} `)), `${name} is implemented, not ignored`)
   }
   assert.equal(options.garbageCollection, { policy: 'LimitBased', periodSeconds: 43200, maxBackups: 7, deltaRetentionSeconds: 0 })
   assert.equal(options.snapshotLeases, { fullLeaseName: 'etcd-main-full-snap', deltaLeaseName: 'etcd-main-delta-snap' })
   assert.equal(options.memberLease, { heartbeatSeconds: 10 })
+  assert.is(options.useEtcdWrapper, true)
 })
 
 test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty one) means no backups', async () => {
@@ -124,6 +125,9 @@ test('defaults are etcdbrctl server defaults; no --storage-provider (or an empty
   assert.is(options.dataDir, 'default.etcd')
   assert.is(options.snapshotLeases, null)
   assert.is(options.memberLease, null)
+  assert.is(options.useEtcdWrapper, false)
+  assert.is(options.etcdWrapperPort, 9095)
+  assert.equal(options.membershipTimings, { probeAttempts: 4, probeBackoffMs: 2000, callTimeoutMs: 5000, addAttempts: 6, addBackoffMs: 2000, addBackoffCapMs: 120_000, tooManyLearnersWaitMs: 5000 })
   assert.equal(resolveServeOptions(await parseServe(['--enable-snapshot-lease-renewal', '--enable-member-lease-renewal']), {}, {}).snapshotLeases, { fullLeaseName: 'full-snapshot-revisions', deltaLeaseName: 'delta-snapshot-revisions' })
   assert.equal(resolveServeOptions(await parseServe(['--enable-member-lease-renewal']), {}, {}).memberLease, { heartbeatSeconds: 30 })
   assert.is(resolveServeOptions(await parseServe(['--storage-provider=']), {}, {}).store, null)
@@ -146,12 +150,29 @@ test('obsolete flags of older releases are accepted and warned about; short form
 
 test('every ignored serve flag is listed under the shared help group; acted-on flags are not', () => {
   const grouped = Object.entries(serveFlags).filter(([, flag]) => (flag as { helpGroup?: string }).helpGroup === IGNORED_HELP_GROUP).map(([name]) => name)
-  for (const name of ['use-etcd-wrapper', 'max-fetchers', 'config-file', 'name', 'initial-advertise-peer-urls', 'next-cluster-version-compatible', 'snapstore-temp-directory']) assert.ok(grouped.includes(name), name)
-  for (const name of ['schedule', 'data-dir', 'enable-member-lease-renewal', 'secondary-store-container']) assert.not.ok(grouped.includes(name), name)
+  for (const name of ['max-fetchers', 'config-file', 'name', 'initial-advertise-peer-urls', 'next-cluster-version-compatible', 'snapstore-temp-directory']) assert.ok(grouped.includes(name), name)
+  for (const name of ['schedule', 'data-dir', 'enable-member-lease-renewal', 'secondary-store-container', 'use-etcd-wrapper', 'learner-add-attempts']) assert.not.ok(grouped.includes(name), name)
 })
 
-test('bad values name the flag: cron, durations, reelection period', async () => {
+test('membership timings: Go durations and counts override the defaults; --etcd-config-file beats ETCD_CONF', async () => {
+  const options = resolveServeOptions(
+    await parseServe(['--member-list-attempts=2', '--member-list-backoff=500ms', '--member-call-timeout=1m', '--learner-add-attempts=10', '--learner-add-backoff=1s', '--learner-add-max-backoff=30s', '--too-many-learners-wait=0s', '--etcd-config-file=/etc/etcd.yaml']),
+    {},
+    { ETCD_CONF: '/elsewhere.yaml' },
+  )
+  assert.equal(options.membershipTimings, { probeAttempts: 2, probeBackoffMs: 500, callTimeoutMs: 60_000, addAttempts: 10, addBackoffMs: 1000, addBackoffCapMs: 30_000, tooManyLearnersWaitMs: 0 })
+  assert.is(options.etcdConfigPath, '/etc/etcd.yaml')
+  assert.is(resolveServeOptions(await parseServe([]), {}, { ETCD_CONF: '/elsewhere.yaml' }).etcdConfigPath, '/elsewhere.yaml')
+})
+
+test('bad values name the flag: cron, durations, reelection period, membership timings', async () => {
   for (const [argv, flag] of [
+    [['--learner-add-attempts=0'], '--learner-add-attempts'],
+    [['--member-list-attempts=-1'], '--member-list-attempts'],
+    [['--member-call-timeout=0s'], '--member-call-timeout'],
+    [['--learner-add-backoff=soon'], '--learner-add-backoff'],
+    [['--learner-add-backoff=10s', '--learner-add-max-backoff=5s'], '--learner-add-max-backoff'],
+    [['--too-many-learners-wait=x'], '--too-many-learners-wait'],
     [['--schedule=0 0 * *'], '--schedule'],
     [['--defragmentation-schedule=nope'], '--defragmentation-schedule'],
     [['--delta-snapshot-period=soon'], '--delta-snapshot-period'],
@@ -171,7 +192,7 @@ test("built CLI: druid's sidecar arguments log one structured warning per ignore
   // An invalid --reelection-period stops serve right after parsing, before it touches etcd or a store.
   const result = await runSteward(DRUID_ARGS.map((a) => (a.startsWith('--reelection-period=') ? '--reelection-period=1s' : a)), { timeoutSeconds: 60, env: { STORAGE_CONTAINER: 'bucket' } })
   assert.is(result.code, 2, result.stderr)
-  for (const flag of ['use-etcd-wrapper', 'restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'auto-compaction-mode', 'auto-compaction-retention']) {
+  for (const flag of ['restoration-temp-snapshots-dir', 'snapstore-temp-directory', 'auto-compaction-mode', 'auto-compaction-retention']) {
     const lines = result.stderr.split('\n').filter((line) => line.includes(`--${flag} is accepted for etcdbrctl compatibility and ignored`))
     assert.is(lines.length, 1, `--${flag}: ${result.stderr}`)
     const entry = JSON.parse(lines[0]!) as { level: unknown }

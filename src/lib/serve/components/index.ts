@@ -12,6 +12,7 @@ import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
 import { memberLeaseComponent } from './member-lease/index.ts'
 import { metricsComponent } from './metrics/index.ts'
+import { peerUrlsComponent } from './peer-urls/index.ts'
 import { secondarySyncComponent } from './secondary-sync/index.ts'
 import { profilingComponent } from './profiling/index.ts'
 import { snapshotLeasesComponent } from './snapshot-leases/index.ts'
@@ -22,6 +23,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   healthComponent,
   etcdConfigComponent,
   initializerComponent,
+  peerUrlsComponent,
   snapshotterComponent,
   garbageCollectorComponent,
   secondarySyncComponent,

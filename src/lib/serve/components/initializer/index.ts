@@ -10,7 +10,7 @@ import { CLUSTER_SERVICE, clusterAdminFor, type ClusterAdmin } from '../../clust
 import { memberName, readEtcdConfigMap } from '../etcd-config/render.ts'
 import { initializeMember } from './initialize.ts'
 import { LearnerPromoter } from './promoter.ts'
-import { writeSafeGuard } from './safe-guard.ts'
+import { writeSafeGuard } from '../../../bootstrap/safe-guard.ts'
 import { InitializationState, parseMode } from './state.ts'
 
 const NAME = 'initializer'
@@ -26,7 +26,7 @@ export const initializerComponent: ComponentDefinition = {
       onFailure: (error, failures, wait) => reportFailure(ctx, NAME, error, `initialization failed (${failures} in a row): ${messageOf(error)}; reporting Failed in ${wait}s`),
     })
     ctx.services.provide('initialization', state)
-    const promoter = new LearnerPromoter({ cluster: () => clusterAdminFor(ctx), metrics: ctx.metrics, logger: ctx.logger, timeoutMs: 5000 })
+    const promoter = new LearnerPromoter({ cluster: () => clusterAdminFor(ctx), metrics: ctx.metrics, logger: ctx.logger, timeoutMs: ctx.options.membershipTimings.callTimeoutMs })
     // Once etcd runs after an initialization of this process, its member and cluster IDs go into
     // the volume's safe-guard marker (written at most once per change).
     let initialized = false

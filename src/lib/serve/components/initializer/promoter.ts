@@ -11,7 +11,7 @@ import { messageOf } from '../../../errors.ts'
 import type { ClusterAdmin } from '../../cluster.ts'
 import type { LeadershipEvent } from '../../leadership.ts'
 import type { EtcdbrMetrics } from '../../metrics.ts'
-import { isLearnerNotReady, isNotLearner } from './membership.ts'
+import { isLearnerNotReady, isNotLearner } from '../../../bootstrap/membership.ts'
 
 export interface PromoterDeps {
   readonly cluster: () => Promise<ClusterAdmin>

@@ -6,10 +6,11 @@
  * `Progress`, and reports `Failed` only when the wait is over: a persistent failure no longer
  * repeats the whole initialization every second.
  */
+import type { ValidationMode } from '../../../bootstrap/bootstrap.ts'
 import { backoffSeconds, sleep, type Clock } from '../../clock.ts'
 
 export type InitializationStatus = 'New' | 'Progress' | 'Successful' | 'Failed'
-export type ValidationMode = 'full' | 'sanity'
+export type { ValidationMode } from '../../../bootstrap/bootstrap.ts'
 
 export interface InitializationStateOptions {
   readonly clock: Clock

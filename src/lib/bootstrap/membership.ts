@@ -1,6 +1,7 @@
 /**
  * Membership steps of multi-member bootstrap (docs/serve.md "Multi-member bootstrap"), as
- * etcd-backup-restore takes them, with its numbers:
+ * etcd-backup-restore takes them, with its numbers as defaults (src/lib/bootstrap/timings.ts; flags
+ * override them):
  *
  * - {@link isMemberInCluster}: `Get` + `MemberList` through the service endpoints, this member
  *   matched by **name** (a learner added but never started has an empty name, so it counts as
@@ -13,32 +14,14 @@
  */
 import { rm } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { StewardError, messageOf } from '../../../errors.ts'
-import { sleep, type Clock } from '../../clock.ts'
-import type { ClusterAdmin } from '../../cluster.ts'
-import type { ClusterMember } from '../../etcd-seam.ts'
-import type { EtcdbrMetrics } from '../../metrics.ts'
+import { StewardError, messageOf } from '../errors.ts'
+import { sleep, type Clock } from '../serve/clock.ts'
+import type { ClusterAdmin } from '../serve/cluster.ts'
+import type { ClusterMember } from '../serve/etcd-seam.ts'
+import type { EtcdbrMetrics } from '../serve/metrics.ts'
+import type { MembershipTimings } from './timings.ts'
 
-/** Timings (milliseconds) and attempt counts; tests shorten them. */
-export interface MembershipTimings {
-  readonly probeAttempts: number
-  readonly probeBackoffMs: number
-  readonly callTimeoutMs: number
-  readonly addAttempts: number
-  readonly addBackoffMs: number
-  readonly addBackoffCapMs: number
-  readonly tooManyLearnersWaitMs: number
-}
-
-export const DEFAULT_MEMBERSHIP_TIMINGS: MembershipTimings = {
-  probeAttempts: 4,
-  probeBackoffMs: 2000,
-  callTimeoutMs: 5000,
-  addAttempts: 6,
-  addBackoffMs: 2000,
-  addBackoffCapMs: 120_000,
-  tooManyLearnersWaitMs: 5000,
-}
+export { DEFAULT_MEMBERSHIP_TIMINGS, type MembershipTimings } from './timings.ts'
 
 export interface MembershipDeps {
   readonly cluster: ClusterAdmin

@@ -14,7 +14,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { StewardError } from '../../../errors.ts'
+import { StewardError } from '../errors.ts'
 
 export const NAMESPACE_MARKER = 'safe_guard'
 export const MEMBER_MARKER = 'safe_guard_member'
