@@ -4,16 +4,10 @@
  * it). Only the verbs druid's Role grants the sidecar are used: get and patch, never create or
  * delete (docs/kubernetes.md "RBAC").
  *
- * Client configuration, first match wins (controller-runtime's order, as etcd-backup-restore):
- * `--kubeconfig`, `KUBECONFIG`, the in-cluster service account (`KUBERNETES_SERVICE_HOST`; its
- * token file is re-read every 60 s by client-node's file auth, so rotated projected tokens are
- * picked up), `~/.kube/config`.
+ * Client configuration: src/lib/k8s/kubeconfig.ts.
  */
-import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { join } from 'node:path'
-import { StewardError } from '../errors.ts'
 import { kubernetesError } from './errors.ts'
+import { loadKubeConfig, withTimeout, type KubeConfigOptions } from './kubeconfig.ts'
 
 /** The fields of a Lease steward reads. */
 export interface LeaseState {
@@ -45,22 +39,7 @@ export interface LeaseApi {
   mergePatch(name: string, patch: LeasePatch, timeoutMs: number): Promise<LeaseState>
 }
 
-export interface LeaseApiOptions {
-  /** `--kubeconfig` */
-  readonly kubeconfig?: string | undefined
-  /** `POD_NAMESPACE`; else the kubeconfig context's namespace; else `default`. */
-  readonly namespace?: string | undefined
-  readonly env?: NodeJS.ProcessEnv
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let handle: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    handle = setTimeout(() => reject(new StewardError('K8S_REQUEST_FAILED', 'k8s', `${what}: no answer from the Kubernetes API within ${timeoutMs / 1000}s`)), timeoutMs)
-  })
-  promise.catch(() => undefined)
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(handle))
-}
+export type LeaseApiOptions = KubeConfigOptions
 
 function stateOf(lease: { metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> }; spec?: { holderIdentity?: string; renewTime?: Date } }, name: string): LeaseState {
   const renew = lease.spec?.renewTime
@@ -78,34 +57,7 @@ function stateOf(lease: { metadata?: { name?: string; resourceVersion?: string; 
  * @throws StewardError `K8S_CONFIG_INVALID` when no configuration is found or it cannot be read
  */
 export async function connectLeaseApi(options: LeaseApiOptions = {}): Promise<LeaseApi> {
-  const env = options.env ?? process.env
-  const k8s = await import('@kubernetes/client-node')
-  const config = new k8s.KubeConfig()
-  let source: string
-  try {
-    if (options.kubeconfig) {
-      source = `--kubeconfig ${options.kubeconfig}`
-      config.loadFromFile(options.kubeconfig)
-    } else if (env['KUBECONFIG']) {
-      source = `KUBECONFIG=${env['KUBECONFIG']}`
-      config.loadFromDefault()
-    } else if (env['KUBERNETES_SERVICE_HOST']) {
-      source = 'the in-cluster service account'
-      config.loadFromCluster()
-    } else if (existsSync(join(homedir(), '.kube', 'config'))) {
-      source = '~/.kube/config'
-      config.loadFromDefault()
-    } else {
-      throw new Error('none of --kubeconfig, KUBECONFIG, KUBERNETES_SERVICE_HOST (in-cluster) or ~/.kube/config is available')
-    }
-    if (!config.getCurrentCluster()) throw new Error('it names no current cluster')
-  } catch (error) {
-    throw new StewardError('K8S_CONFIG_INVALID', 'k8s', `no usable Kubernetes client configuration: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-      hints: ['pass --kubeconfig or set KUBECONFIG; in a pod the service account is used'],
-    })
-  }
-  const namespace = options.namespace || config.getContextObject(config.getCurrentContext())?.namespace || 'default'
+  const { k8s, config, namespace, source } = await loadKubeConfig(options)
   const api = config.makeApiClient(k8s.CoordinationV1Api)
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
   const resource = (name: string) => `lease ${namespace}/${name} (coordination.k8s.io/v1, via ${source})`
