@@ -2,8 +2,8 @@
  * The EtcdMember status component (`--enable-etcd-member-status`, off by default): keeps this
  * member's `druid.gardener.cloud/v1alpha1` EtcdMember (namespace `POD_NAMESPACE`, named like the
  * member and its lease) current, as etcd-druid's DEP-04 proposal describes (docs/kubernetes.md
- * "EtcdMember"). Every `--k8s-heartbeat-duration`, and at once when the leadership observer sees
- * this member's role change, it asks etcd for its Status on the first `--endpoints` entry and,
+ * "EtcdMember"). Every `--k8s-heartbeat-duration`, and at once when the leadership observer first
+ * reaches etcd or sees this member's role change, it asks etcd for its Status on the first `--endpoints` entry and,
  * only when etcd answers, merge-patches the `status` subresource with the IDs, `peerTLSEnabled`,
  * the DB sizes and — when the (state, subState) changed — one more transition.
  *
@@ -65,6 +65,8 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     let etcdDown = false
     let failing = false
     let again = false
+    /** Whether etcd answered Status once (the first update runs on the first probe, not a heartbeat later). */
+    let observed = false
 
     const memberIdentity = () => {
       identity ??= readEtcdConfigMap(ctx.options.etcdConfigPath).then((config) => {
@@ -84,7 +86,7 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     }
     const unsubscribe = ctx.leadership.on((event) => {
       if (event.type === 'became-leader' || event.type === 'lost-leader') trigger()
-      else if (event.type === 'probe' && event.status && lastUpdate && memberState(event.status).subState !== lastUpdate.subState) trigger()
+      else if (event.type === 'probe' && event.status && (!observed || (lastUpdate && memberState(event.status).subState !== lastUpdate.subState))) trigger()
     })
 
     const turnOff = (api: EtcdMemberApi, name: string, status: 403 | 404, failure: string) => {
@@ -108,6 +110,7 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
         status = await ctx.etcd.status(endpoint, budgetMs)
         if (etcdDown) ctx.logger.info({ component: NAME, endpoint }, 'etcd answers again: EtcdMember status updates resume')
         etcdDown = false
+        observed = true
       } catch (error) {
         if (!etcdDown) ctx.logger.warn({ component: NAME, endpoint, err: error }, `etcd does not answer Status (${messageOf(error)}): the EtcdMember status is not updated until it does`)
         etcdDown = true
