@@ -6,7 +6,9 @@
  * a missing CRD, a missing EtcdMember (404) and a Role without the rule (403) turn the feature
  * off with one warning while serve keeps running and the member lease keeps renewing; on a
  * 3-member cluster the statuses show one Leader and two Followers, and a leadership move is
- * recorded as LostClusterLeadership / GainedClusterLeadership without waiting for a heartbeat.
+ * recorded as LostClusterLeadership / GainedClusterLeadership without waiting for a heartbeat;
+ * a real learner shows Starting/Learner (JoinedAsLearner), then Started/Follower
+ * (PromotedAsVotingMember) once etcdctl promotes it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,7 +20,10 @@ import { resolveServeOptions, type ServeFlags } from '../../src/lib/serve/resolv
 import { Runtime } from '../../src/lib/serve/runtime.ts'
 import { testClient, writeSampleData } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
+import { spawnMember } from '../harness/etcd-member.ts'
 import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
+import { getFreePorts } from '../harness/ports.ts'
+import { terminate } from '../harness/processes.ts'
 import { makeTlsMaterial } from '../harness/tls.ts'
 import { until } from '../harness/wait.ts'
 
@@ -127,8 +132,8 @@ test('single member: status at its member ID / cluster ID / Started-Leader, patc
       const current = server.etcdMembers.get(NS, 'etcd-main-0')!.status!
       return current.dbSize === Number(now.dbSize) && current.dbSize > member.status!.dbSize
     })
-    assert.ok((await metric(serve, 'steward_etcd_member_status_updates_total', '{outcome="succeeded"}')) >= 3)
-    assert.is(await metric(serve, 'steward_etcd_member_status_updates_total', '{outcome="failed"}'), 0)
+    await until('three successful updates counted', async () => (await metric(serve, 'steward_etcd_member_status_updates_total', '{outcome="succeeded"}')) >= 3)
+    assert.is(await metric(serve, 'steward_etcd_member_status_updates_total', '{outcome="failed"}'), 0, JSON.stringify(componentLines(serve, 40)))
     assert.is(await metric(serve, 'steward_etcd_member_status_enabled'), 1)
 
     // Any other API error (here 401 after the token changed) is retried every heartbeat and counted; one warning.
@@ -247,6 +252,64 @@ test('3 members: one Leader and two Followers; a leadership move is recorded as 
   } finally {
     await Promise.all(serves.map((s) => s.stop()))
     await three.stop()
+  }
+})
+
+test('a real learner: Starting/Learner, then Started/Follower (PromotedAsVotingMember) when promoted', async () => {
+  const one = await startEtcdCluster({ members: 1, name: 'etcd-main-0' })
+  const [clientPort, peerPort, metricsPort] = await getFreePorts(3)
+  const client = `http://127.0.0.1:${clientPort}`
+  const peer = `http://127.0.0.1:${peerPort}`
+  server.etcdMembers.setCrdInstalled(true)
+  server.etcdMembers.create(NS, 'etcd-main-1', 'etcd-main')
+  let serve: Serve | undefined
+  let learner: ReturnType<typeof spawnMember> | undefined
+  const leaderClient = testClient(one.endpoints[0]!)
+  const learnerClient = testClient(client)
+  try {
+    await one.etcdctl(['member', 'add', 'etcd-main-1', '--learner', `--peer-urls=${peer}`])
+    learner = spawnMember(
+      'etcd-main-1',
+      [
+        '--name=etcd-main-1',
+        `--data-dir=${join(work, 'learner.etcd')}`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--listen-metrics-urls=http://127.0.0.1:${metricsPort}`,
+        `--initial-cluster=etcd-main-0=${one.members[0]!.peerUrl},etcd-main-1=${peer}`,
+        '--initial-cluster-state=existing',
+      ],
+      `http://127.0.0.1:${metricsPort}`,
+    )
+    // Its own Status says learner (a learner's /health refuses linearizable reads, so ask Status).
+    const own = await until('the learner answering Status', async () => {
+      const status = await learnerClient.maintenance.status()
+      return (status as { isLearner?: boolean }).isLearner ? status : undefined
+    })
+    const learnerId = BigInt(own.header.member_id).toString(16)
+    serve = await startServe(client, 'etcd-main-1', { 'k8s-heartbeat-duration': '10m', 'reelection-period': '2s' })
+    const last = () => server.etcdMembers.get(NS, 'etcd-main-1')?.status?.transitions?.at(-1)
+    await until('Starting/Learner', async () => last()?.subState === 'Learner')
+    assert.equal([last()!.state, last()!.reason], ['Starting', 'JoinedAsLearner'])
+    assert.is(server.etcdMembers.get(NS, 'etcd-main-1')!.status!.id, learnerId)
+
+    // Promoted as soon as it is in sync (etcd refuses before); seen by the next leadership probe.
+    await until('the promotion', async () => {
+      await leaderClient.cluster.memberPromote({ ID: own.header.member_id })
+      return true
+    })
+    await until('Started/Follower', async () => last()?.subState === 'Follower')
+    assert.equal([last()!.state, last()!.reason], ['Started', 'PromotedAsVotingMember'])
+    assert.is(server.etcdMembers.get(NS, 'etcd-main-1')!.status!.transitions.length, 2)
+    assert.is(componentLines(serve, 40).length, 0)
+  } finally {
+    await serve?.stop()
+    leaderClient.close()
+    learnerClient.close()
+    if (learner) await terminate(learner.child, 'SIGKILL', 5000)
+    await one.stop()
   }
 })
 

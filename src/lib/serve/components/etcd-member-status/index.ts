@@ -12,7 +12,7 @@
  * naming resource, verb and the fix; the leases are unaffected. Any other failure is counted in
  * `steward_etcd_member_status_updates_total{outcome="failed"}` and retried on the next heartbeat
  * (a warning when failures start, an info line when they end). Each update (Status plus at most
- * two patches) shares one budget: the heartbeat, at most 10 s.
+ * two patches) shares one 10 s budget.
  */
 import { Counter, Gauge } from 'prom-client'
 import { isStewardError, messageOf } from '../../../errors.ts'
@@ -23,8 +23,11 @@ import { etcdMemberApiFor } from '../../k8s.ts'
 import { memberName, readEtcdConfigMap, urlsOf } from '../etcd-config/render.ts'
 
 const NAME = 'etcd-member-status'
-/** Upper bound of one update (Status and the patches), milliseconds. */
-const MAX_ATTEMPT_MS = 10_000
+/**
+ * Upper bound of one update (Status and the patches), milliseconds. Not tied to the heartbeat:
+ * a heartbeat trigger during a slow update is skipped by the scheduler, never stacked.
+ */
+const BUDGET_MS = 10_000
 
 /** The one warning that turns the component off: what happened and what to do. */
 function offMessage(status: 403 | 404, failure: string): string {
@@ -45,7 +48,6 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
   enabled: (options) => options.etcdMemberStatus !== null,
   create(ctx: ServeContext) {
     const { heartbeatSeconds } = ctx.options.etcdMemberStatus!
-    const budgetMs = Math.min(heartbeatSeconds * 1000, MAX_ATTEMPT_MS)
     const updates = new Counter({
       name: 'steward_etcd_member_status_updates_total',
       help: 'EtcdMember status updates by outcome (failed ones are retried on the next heartbeat; 404 and 403 turn the updates off instead).',
@@ -104,10 +106,10 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
       const endpoint = ctx.etcd.endpoints[0]
       if (!endpoint || off !== null || stopped) return
       const started = ctx.clock.now()
-      const left = () => Math.max(1, budgetMs - (ctx.clock.now() - started))
+      const left = () => Math.max(1, BUDGET_MS - (ctx.clock.now() - started))
       let status
       try {
-        status = await ctx.etcd.status(endpoint, budgetMs)
+        status = await ctx.etcd.status(endpoint, BUDGET_MS)
         if (etcdDown) ctx.logger.info({ component: NAME, endpoint }, 'etcd answers again: EtcdMember status updates resume')
         etcdDown = false
         observed = true
@@ -154,7 +156,9 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     ctx.scheduler.add({
       name: NAME,
       trigger: { everySeconds: heartbeatSeconds },
-      run: async () => {
+      run: async (signal) => {
+        // runNow from a leadership event can land after the scheduler stopped (shutdown): nothing to do then.
+        if (signal.aborted) return
         do {
           again = false
           await updateOnce()
