@@ -117,10 +117,12 @@ function reasonFor(from: MemberTransition | undefined, to: { state: MemberState;
 
 /**
  * The transitions list after observing `observed` at `now`: `null` when the last recorded
- * transition already has its (state, subState), else `recorded` plus one entry, trimmed to the
- * last {@link MAX_TRANSITIONS}.
+ * transition already has its (state, subState) or a voting member knows no leader (an election
+ * in progress says nothing about its role), else `recorded` plus one entry, trimmed to the last
+ * {@link MAX_TRANSITIONS}.
  */
 export function nextTransitions(recorded: readonly MemberTransition[], observed: ObservedMember, now: Date): MemberTransition[] | null {
+  if (observed.leaderId === '0' && !observed.isLearner) return null
   const to = memberState(observed)
   const last = recorded.at(-1)
   if (last && last.state === to.state && last.subState === to.subState) return null
@@ -129,7 +131,7 @@ export function nextTransitions(recorded: readonly MemberTransition[], observed:
     to.subState === 'Leader'
       ? `member ${id} leads cluster ${hex(observed.clusterId)}`
       : to.subState === 'Follower'
-        ? `member ${id} is a voting member; ${observed.leaderId === '0' ? 'no leader is known' : `member ${hex(observed.leaderId)} leads`}`
+        ? `member ${id} is a voting member; member ${hex(observed.leaderId)} leads`
         : `member ${id} is a learner, not yet promoted`
   const entry: MemberTransition = { ...to, reason: reasonFor(last, to), transitionTime: formatTime(now), message }
   return [...recorded, entry].slice(-MAX_TRANSITIONS)

@@ -41,6 +41,10 @@ test('transitions: appended only on a change, with the proposal\'s reason codes'
   const afterNew = nextTransitions([{ state: 'New', subState: 'New', reason: 'ClusterScaledUp', transitionTime: '2026-12-01T17:00:00Z' }], FOLLOWER, NOW)!
   assert.is(afterNew.at(-1)!.reason, 'MemberStatusObserved')
   assert.is(afterNew.length, 2, 'earlier transitions are kept')
+  // No leader known (an election): no transition for a voting member; a learner is still a learner.
+  assert.is(nextTransitions(first, { ...LEADER, leaderId: '0' }, NOW), null)
+  assert.is(nextTransitions([], { ...LEADER, leaderId: '0' }, NOW), null)
+  assert.is(nextTransitions([], { ...LEARNER, leaderId: '0' }, NOW)!.at(-1)!.subState, 'Learner')
 })
 
 test(`transitions: only the last ${MAX_TRANSITIONS} are kept`, () => {

@@ -69,6 +69,8 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     let again = false
     /** Whether etcd answered Status once (the first update runs on the first probe, not a heartbeat later). */
     let observed = false
+    /** The sub-state etcd last showed (probe or update): a change triggers ONE update; failed ones wait for the heartbeat. */
+    let seenSubState: MemberSubState | null = null
 
     const memberIdentity = () => {
       identity ??= readEtcdConfigMap(ctx.options.etcdConfigPath).then((config) => {
@@ -88,7 +90,11 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     }
     const unsubscribe = ctx.leadership.on((event) => {
       if (event.type === 'became-leader' || event.type === 'lost-leader') trigger()
-      else if (event.type === 'probe' && event.status && (!observed || (lastUpdate && memberState(event.status).subState !== lastUpdate.subState))) trigger()
+      else if (event.type === 'probe' && event.status) {
+        const { subState } = memberState(event.status)
+        if (!observed || (seenSubState !== null && subState !== seenSubState)) trigger()
+        seenSubState = subState
+      }
     })
 
     const turnOff = (api: EtcdMemberApi, name: string, status: 403 | 404, failure: string) => {
@@ -113,6 +119,7 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
         if (etcdDown) ctx.logger.info({ component: NAME, endpoint }, 'etcd answers again: EtcdMember status updates resume')
         etcdDown = false
         observed = true
+        seenSubState = memberState(status).subState
       } catch (error) {
         if (!etcdDown) ctx.logger.warn({ component: NAME, endpoint, err: error }, `etcd does not answer Status (${messageOf(error)}): the EtcdMember status is not updated until it does`)
         etcdDown = true
