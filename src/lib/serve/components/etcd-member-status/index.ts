@@ -88,13 +88,13 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
       if (ctx.scheduler.isRunning(NAME)) again = true
       else void ctx.scheduler.runNow(NAME).catch(() => undefined)
     }
+    // Every probe carries etcd's Status (became-leader / lost-leader come from the same probes, so
+    // reading the probes alone sees each change once, learner promotions included).
     const unsubscribe = ctx.leadership.on((event) => {
-      if (event.type === 'became-leader' || event.type === 'lost-leader') trigger()
-      else if (event.type === 'probe' && event.status) {
-        const { subState } = memberState(event.status)
-        if (!observed || (seenSubState !== null && subState !== seenSubState)) trigger()
-        seenSubState = subState
-      }
+      if (event.type !== 'probe' || !event.status) return
+      const { subState } = memberState(event.status)
+      if (!observed || (seenSubState !== null && subState !== seenSubState)) trigger()
+      seenSubState = subState
     })
 
     const turnOff = (api: EtcdMemberApi, name: string, status: 403 | 404, failure: string) => {
