@@ -26,6 +26,8 @@
  *   the two paths the real server decodes differently. Stored times are rendered in UTC;
  * - `Authorization: Bearer <token>` must match the token file's current content, read on every
  *   request, so rewriting the file rotates the token (the old one is refused with 401).
+ * EtcdMembers (`druid.gardener.cloud`, GET/PATCH of the object and its status subresource, a CRD
+ * switch and the Role's 403) are answered by test/harness/kube-etcdmembers.ts.
  * Strategic merge patch is treated as a JSON merge patch: a Lease has no list with a merge key
  * the sidecar touches (ownerReferences is druid's and replaced wholesale here).
  */
@@ -34,6 +36,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { EtcdMemberRoutes, type EtcdMemberObject } from './kube-etcdmembers.ts'
 
 /** A Lease as stored (JSON, as the API server renders it). */
 export interface LeaseObject {
@@ -84,6 +87,19 @@ export interface KubeApiServerHandle {
   requests(): readonly string[]
   /** Every write accepted for a lease, in order: `{ namespace, name, spec }` after the write. */
   writes(namespace: string, name: string): readonly LeaseObject[]
+  /** EtcdMembers: the CRD switch (off by default, as druid HEAD installs none), the Role's rules on them, the objects. */
+  readonly etcdMembers: {
+    /** Installs or removes the CRD: while removed, its paths answer `404 page not found` and discovery omits the group. */
+    setCrdInstalled(installed: boolean): void
+    /** Adds `resource:verb` rules to the Role (`etcdmembers/status:patch`, `etcdmembers:get`, …); druid's Role has none. */
+    grant(...rules: string[]): void
+    revoke(...rules: string[]): void
+    /** Creates an EtcdMember without status, as druid would. */
+    create(namespace: string, name: string, etcd: string): EtcdMemberObject
+    get(namespace: string, name: string): EtcdMemberObject | undefined
+    /** Every write that changed the object, in order. */
+    writes(namespace: string, name: string): EtcdMemberObject[]
+  }
   close(): Promise<void>
 }
 
@@ -101,7 +117,7 @@ interface Status {
   details?: Record<string, unknown>
 }
 
-class ApiError extends Error {
+export class ApiError extends Error {
   readonly status: Status
   constructor(status: Status) {
     super(status.message)
@@ -167,7 +183,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 }
 
 /** RFC 6902 JSON patch (add, remove, replace, test); throws a message on a failed operation. */
-function jsonPatch(document: unknown, operations: unknown): unknown {
+export function jsonPatch(document: unknown, operations: unknown): unknown {
   if (!Array.isArray(operations)) throw new Error('json: cannot unmarshal object into Go value of type jsonpatch.Patch')
   const doc = structuredClone(document) as Record<string, unknown>
   for (const op of operations as { op: string; path: string; value?: unknown }[]) {
@@ -202,7 +218,7 @@ function jsonPatch(document: unknown, operations: unknown): unknown {
   return doc
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
+export function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -211,9 +227,9 @@ function readBody(request: IncomingMessage): Promise<string> {
   })
 }
 
-function send(response: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  response.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+function send(response: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
+  const text = contentType === 'application/json' ? JSON.stringify(body) : String(body)
+  response.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
   response.end(text)
 }
 
@@ -248,6 +264,17 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
   const history = new Map<string, LeaseObject[]>()
   const log: string[] = []
   let resourceVersion = 1000
+  const etcdMembers = new EtcdMemberRoutes({
+    user: (ns) => options.user ?? `system:serviceaccount:${ns}:etcd`,
+    nextResourceVersion: () => String(++resourceVersion),
+  })
+  /** The discovery documents, with the EtcdMember group while its CRD is installed. */
+  const discovery = (): Record<string, unknown> => {
+    const extra = etcdMembers.discovery()
+    if (!extra) return DISCOVERY
+    const apis = DISCOVERY['/apis'] as { groups: unknown[] }
+    return { ...DISCOVERY, '/apis': { ...apis, groups: [...apis.groups, extra.group] }, ...extra.documents }
+  }
 
   const key = (ns: string, name: string) => `${ns}/${name}`
   const store = (lease: LeaseObject) => {
@@ -302,7 +329,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     }
   }
 
-  const handle = async (request: IncomingMessage): Promise<[number, unknown]> => {
+  const handle = async (request: IncomingMessage): Promise<[number, unknown] | [number, string, 'text/plain']> => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     const method = request.method ?? 'GET'
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim()
@@ -313,7 +340,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     // /version is public (system:public-info-viewer); kubectl's dispatcher asks it without credentials.
     if (url.pathname !== '/version' && auth !== `Bearer ${expected}`) throw new ApiError({ code: 401, reason: 'Unauthorized', message: 'Unauthorized' })
 
-    if (method === 'GET' && url.pathname in DISCOVERY) return [200, DISCOVERY[url.pathname]]
+    const documents = discovery()
+    if (method === 'GET' && url.pathname in documents) return [200, documents[url.pathname]]
+    if (etcdMembers.matches(url.pathname)) return etcdMembers.serve(request, url.pathname, method, contentType)
     const namespaceGet = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname)
     if (namespaceGet) {
       // The sidecar's Role has no rule on namespaces (kubectl asks after a NotFound).
@@ -392,7 +421,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
 
   const server = createServer({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) }, (request, response) => {
     handle(request).then(
-      ([code, body]) => send(response, code, body),
+      ([code, body, type]) => send(response, code, body, type),
       (error: unknown) => {
         if (error instanceof ApiError) send(response, error.status.code, statusBody(error.status))
         else send(response, 500, statusBody({ code: 500, reason: 'InternalError', message: String(error) }))
@@ -432,6 +461,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
       writeFileSync(options.tokenFile, token)
     },
     requests: () => [...log],
+    etcdMembers: {
+      setCrdInstalled: (installed) => void (etcdMembers.crdInstalled = installed),
+      grant: (...rules) => etcdMembers.grant(...rules),
+      revoke: (...rules) => etcdMembers.revoke(...rules),
+      create: (namespace, name, etcd) => etcdMembers.create(namespace, name, etcd),
+      get: (namespace, name) => etcdMembers.get(namespace, name),
+      writes: (namespace, name) => etcdMembers.writes(namespace, name),
+    },
     writes: (namespace, name) => structuredClone(history.get(key(namespace, name)) ?? []).slice(1),
     close: () =>
       new Promise<void>((resolve) => {

@@ -39,7 +39,7 @@ export function kubernetesError(error: unknown, verb: string, resource: string):
       return new StewardError('K8S_NOT_FOUND', 'k8s', `cannot ${verb} ${resource}: not found (${message})`, {
         cause: error,
         details,
-        hints: ['steward never creates leases: etcd-druid creates them (docs/kubernetes.md "Leases")'],
+        hints: [resource.startsWith('etcdmembers') ? 'etcd-druid creates EtcdMembers and their CRD (docs/kubernetes.md "EtcdMember")' : 'steward never creates leases: etcd-druid creates them (docs/kubernetes.md "Leases")'],
       })
     case 409:
       return new StewardError('K8S_CONFLICT', 'k8s', `cannot ${verb} ${resource}: conflict (${message})`, { cause: error, details })

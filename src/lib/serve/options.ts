@@ -87,6 +87,11 @@ export interface ServeOptions {
   readonly snapshotLeases: { readonly fullLeaseName: string; readonly deltaLeaseName: string } | null
   /** `--enable-member-lease-renewal` with `--k8s-heartbeat-duration` (seconds); `null` when off. */
   readonly memberLease: { readonly heartbeatSeconds: number } | null
+  /**
+   * `--enable-etcd-member-status` (steward's, default off): keep this member's EtcdMember status
+   * current every `--k8s-heartbeat-duration` (seconds) and on role changes; `null` when off.
+   */
+  readonly etcdMemberStatus: { readonly heartbeatSeconds: number } | null
   /** `--move-leader` [true]: the defragmenter moves leadership away before defragmenting a leading member. */
   readonly moveLeader: boolean
   /** `--alarm-check-period`, seconds; 0 disables the alarms component. */

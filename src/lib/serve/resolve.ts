@@ -54,6 +54,7 @@ export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, Pre
   'delta-snapshot-lease-name'?: string | undefined
   'enable-member-lease-renewal'?: boolean | undefined
   'k8s-heartbeat-duration'?: string | undefined
+  'enable-etcd-member-status'?: boolean | undefined
 }
 
 /** etcdbrctl server defaults (docs/serve.md). */
@@ -144,6 +145,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
         }
       : null,
     memberLease: flags['enable-member-lease-renewal'] ? { heartbeatSeconds: positiveSeconds(flags['k8s-heartbeat-duration'] ?? SERVE_DEFAULTS.k8sHeartbeat, '--k8s-heartbeat-duration') } : null,
+    etcdMemberStatus: flags['enable-etcd-member-status'] ? { heartbeatSeconds: positiveSeconds(flags['k8s-heartbeat-duration'] ?? SERVE_DEFAULTS.k8sHeartbeat, '--k8s-heartbeat-duration') } : null,
     moveLeader: flags['move-leader'] ?? true,
     alarmCheckPeriodSeconds: parseDuration(flags['alarm-check-period'] ?? SERVE_DEFAULTS.alarmCheckPeriod, '--alarm-check-period'),
     membershipTimings: resolveMembershipTimings(flags),

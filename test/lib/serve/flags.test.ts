@@ -209,4 +209,11 @@ test('an unknown flag fails with exit code 2 and names it (built CLI, both comma
   }
 })
 
+test('--enable-etcd-member-status: off by default; on, it follows --k8s-heartbeat-duration; --enable-etcd-member-status=false is off', async () => {
+  assert.is(resolveServeOptions(await parseServe([]), {}, {}).etcdMemberStatus, null)
+  assert.equal(resolveServeOptions(await parseServe(['--enable-etcd-member-status']), {}, {}).etcdMemberStatus, { heartbeatSeconds: 30 })
+  assert.equal(resolveServeOptions(await parseServe(['--enable-etcd-member-status=true', '--k8s-heartbeat-duration=10s']), {}, {}).etcdMemberStatus, { heartbeatSeconds: 10 })
+  assert.is(resolveServeOptions(await parseServe(['--enable-etcd-member-status=false']), {}, {}).etcdMemberStatus, null)
+})
+
 test.run()

@@ -8,6 +8,7 @@ import { garbageCollectorComponent } from './garbage-collector/index.ts'
 import { alarmsComponent } from './alarms/index.ts'
 import { defragmenterComponent } from './defragmenter/index.ts'
 import { etcdConfigComponent } from './etcd-config/index.ts'
+import { etcdMemberStatusComponent } from './etcd-member-status/index.ts'
 import { healthComponent } from './health/index.ts'
 import { initializerComponent } from './initializer/index.ts'
 import { memberLeaseComponent } from './member-lease/index.ts'
@@ -29,6 +30,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   secondarySyncComponent,
   snapshotLeasesComponent,
   memberLeaseComponent,
+  etcdMemberStatusComponent,
   profilingComponent,
   defragmenterComponent,
   alarmsComponent,
