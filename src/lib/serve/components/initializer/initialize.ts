@@ -75,6 +75,7 @@ async function initializeSingleMember(ctx: ServeContext, config: EtcdConfigMap, 
       },
       skipHashCheck: options.skipHashCheck,
       limits: options.restoreLimits,
+      deltaApply: options.deltaApply,
       signal,
     })
     metrics.restorationDuration.observe({ restore: 'single_member', succeeded: 'true' }, (performance.now() - restoreStarted) / 1000)
