@@ -9,7 +9,6 @@
  * is ordered, nothing is free, and the file length is the meta's pgid × pageSize. Used by the
  * direct delta apply (docs/restore.md, "Applying deltas").
  */
-import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import { StewardError } from '../errors.ts'
@@ -228,6 +227,7 @@ export class BboltWriter {
   readonly #file: FileHandle
   readonly #signal: AbortSignal | undefined
   #buffer: Buffer
+  readonly #scratch: Buffer
   #buffered = 0
   /** Page id of the first buffered byte. */
   #bufferPgid = FIRST_DATA_PGID
@@ -239,6 +239,7 @@ export class BboltWriter {
     this.pageSize = pageSize
     this.#signal = signal
     this.#buffer = Buffer.allocUnsafe(Math.max(WRITE_BUFFER_BYTES - (WRITE_BUFFER_BYTES % pageSize), pageSize))
+    this.#scratch = Buffer.alloc(pageSize)
   }
 
   /**
@@ -257,10 +258,13 @@ export class BboltWriter {
     return new TreeBuilder(this)
   }
 
-  /** A zeroed node of `bytes` rounded up to whole pages, header filled in (id is set by {@link emit}). */
+  /**
+   * A zeroed node of `bytes` rounded up to whole pages, header filled in (id is set by
+   * {@link emit}). A one-page node is a scratch buffer reused by the next call: emit it first.
+   */
   node(flags: number, count: number, bytes: number): Buffer {
     const pages = Math.max(1, Math.ceil(bytes / this.pageSize))
-    const node = Buffer.alloc(pages * this.pageSize)
+    const node = pages === 1 ? this.#scratch.fill(0) : Buffer.alloc(pages * this.pageSize)
     node.writeUInt16LE(flags, 8)
     node.writeUInt16LE(count, 10)
     node.writeUInt32LE(pages - 1, 12)
@@ -361,13 +365,23 @@ export class BboltWriter {
  */
 export async function appendSha256Trailer(path: string, signal?: AbortSignal): Promise<Buffer> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) })) hash.update(chunk as Buffer)
-  const digest = hash.digest()
-  const file = await open(path, 'a')
+  const file = await open(path, 'r+')
   try {
-    await file.write(digest)
+    // One reused buffer: a read stream's fresh chunk per read would leave the whole file's
+    // size in garbage outside V8's heap.
+    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024)
+    let position = 0
+    for (;;) {
+      if (signal?.aborted) throw new StewardError('ABORTED', 'bbolt', `hashing ${path} aborted`)
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, position)
+      if (bytesRead === 0) break
+      hash.update(chunk.subarray(0, bytesRead))
+      position += bytesRead
+    }
+    const digest = hash.digest()
+    await file.write(digest, 0, digest.length, position)
+    return digest
   } finally {
     await file.close()
   }
-  return digest
 }

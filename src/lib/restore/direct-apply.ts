@@ -22,6 +22,7 @@ import { BboltReader, type TopBucket } from '../bbolt/reader.ts'
 import { BboltWriter, appendSha256Trailer, type FinishedBucket, type TreeBuilder } from '../bbolt/writer.ts'
 import { encodeKeyValue, mainRevisionOf, revisionKey } from '../bbolt/mvcc.ts'
 import { BUCKET_HEADER_BYTES } from '../bbolt/format.ts'
+import { garbageReleaser } from '../memory.ts'
 import type { DeltaSink, SinkApplied } from './deltas.ts'
 
 const KEY_BUCKET = 'key'
@@ -59,9 +60,10 @@ export async function openDirectMerge(snapshotPath: string, mergedPath: string, 
       throw new StewardError('DATA_DIR_WRITE_FAILED', 'restore', `cannot create ${mergedPath}: ${messageOf(error)}`, { cause: error, details: { path: mergedPath } })
     })
     const keys = writer.tree()
-    const lastKey = await copyBucket(reader, keyBucket, keys, source)
+    const release = releaser()
+    const lastKey = await copyBucket(reader, keyBucket, keys, source, release)
     const baseRevision = lastKey ? mainRevisionOf(lastKey) : 1
-    return new Merge(reader, writer, keys, keyBucket, top, baseRevision, mergedPath, source, signal)
+    return new Merge(reader, writer, keys, keyBucket, top, baseRevision, mergedPath, source, signal, release)
   } catch (error) {
     await writer?.abandon()
     await reader.close()
@@ -74,7 +76,7 @@ export async function openDirectMerge(snapshotPath: string, mergedPath: string, 
  * Copies one bucket's records into `tree`: whole leaf pages of a tree bucket, the records of an
  * inline one. @returns the bucket's last key (null when empty)
  */
-async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuilder, source: string): Promise<Buffer | null> {
+async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuilder, source: string, release: (bytes: number) => void): Promise<Buffer | null> {
   const inline = bucket.value.readBigUInt64LE(0) === 0n
   let last: Buffer | null = null
   try {
@@ -88,6 +90,7 @@ async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuil
         continue
       }
       await tree.copyLeaf(leaf)
+      release(leaf.length)
       const count = leaf.readUInt16LE(10)
       if (count > 0) last = Buffer.from([...reader.elements(leaf)].at(-1)!.key)
     }
@@ -96,6 +99,20 @@ async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuil
     throw new StewardError('SNAPSHOT_CORRUPT', 'restore', `${source}: bucket "${bucket.name.toString('latin1')}": ${messageOf(error)}`, { cause: error, details: { source } })
   }
   return last
+}
+
+/**
+ * Counts bytes passed through the merge and collects garbage every few MiB (src/lib/memory.ts):
+ * every page read and every parsed event is a fresh buffer outside V8's heap, which V8 alone
+ * lets pile up to well over 100 MiB.
+ */
+function releaser(): (bytes: number) => void {
+  const release = garbageReleaser()
+  let total = 0
+  return (bytes) => {
+    total += bytes
+    release(total)
+  }
 }
 
 class Merge implements DirectMerge {
@@ -112,7 +129,10 @@ class Merge implements DirectMerge {
   /** Last revision whose records were all written. */
   #revision: number
 
-  constructor(reader: BboltReader, writer: BboltWriter, keys: TreeBuilder, keyBucket: TopBucket, top: readonly TopBucket[], baseRevision: number, path: string, source: string, signal: AbortSignal | undefined) {
+  readonly #release: (bytes: number) => void
+
+  constructor(reader: BboltReader, writer: BboltWriter, keys: TreeBuilder, keyBucket: TopBucket, top: readonly TopBucket[], baseRevision: number, path: string, source: string, signal: AbortSignal | undefined, release: (bytes: number) => void) {
+    this.#release = release
     this.#reader = reader
     this.#writer = writer
     this.#keys = keys
@@ -156,6 +176,8 @@ class Merge implements DirectMerge {
       }
       this.#revision = group[0]!.modRevision
       eventsApplied += group.length
+      // Events are parsed from JSON and base64: a few times their size in short-lived memory.
+      this.#release(group.reduce((sum, e) => sum + 4 * (e.key.length + e.value.length) + 512, 0))
       lastEventTime = group.at(-1)!.time ?? lastEventTime
     }
     return { revision: this.#revision, eventsApplied, lastEventTime, stopped: progress.stopped }
@@ -171,7 +193,7 @@ class Merge implements DirectMerge {
           continue
         }
         const tree = this.#writer.tree()
-        await copyBucket(this.#reader, bucket, tree, this.#source)
+        await copyBucket(this.#reader, bucket, tree, this.#source, this.#release)
         buckets.push({ name: bucket.name, rootPgid: await tree.finish(), sequence: bucket.value.readBigUInt64LE(8) })
       }
       const meta = this.#reader.meta
