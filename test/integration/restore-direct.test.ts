@@ -17,6 +17,7 @@ import type { Etcd3 } from 'etcd3'
 import { resolveEtcdConnection } from '../../src/lib/config/resolve.ts'
 import { takeDeltaSnapshot } from '../../src/lib/delta/snapshotter.ts'
 import { EtcdClient } from '../../src/lib/etcd/client.ts'
+import { isStewardError } from '../../src/lib/errors.ts'
 import { RESTORE_MEMBER_DEFAULTS } from '../../src/lib/restore/etcdutl.ts'
 import { restoreFullSnapshot, type RestoreOptions } from '../../src/lib/restore/restore.ts'
 import { BackupStore } from '../../src/lib/snapshot/backup-store.ts'
@@ -287,6 +288,17 @@ test('--allow-partial with a corrupt second delta: the first delta applied, noth
   } finally {
     await writeFile(victim, original)
   }
+})
+
+test('aborted after the first delta: ABORTED, work dir (merged.db, spooled deltas) removed, target not created', async () => {
+  const src = source!
+  const parent = join(src.dir, 'aborted')
+  const dataDir = join(parent, 'data.etcd')
+  const controller = new AbortController()
+  let error: unknown
+  await restoreFullSnapshot(src.store, options(dataDir, { signal: controller.signal, onDelta: () => controller.abort() })).catch((e: unknown) => (error = e))
+  assert.ok(isStewardError(error, 'ABORTED'), String(error))
+  assert.equal(await readdir(parent).catch(() => []), [])
 })
 
 test.run()
