@@ -21,7 +21,8 @@ import { revisionGroups, type GroupProgress } from '../delta/apply.ts'
 import { BboltReader, type TopBucket } from '../bbolt/reader.ts'
 import { BboltWriter, appendSha256Trailer, type FinishedBucket, type TreeBuilder } from '../bbolt/writer.ts'
 import { encodeKeyValue, mainRevisionOf, revisionKey } from '../bbolt/mvcc.ts'
-import { BUCKET_HEADER_BYTES } from '../bbolt/format.ts'
+import { BUCKET_HEADER_BYTES, leafElement, pageCount } from '../bbolt/format.ts'
+import type { DeltaEvent } from '../delta/decode.ts'
 import { garbageReleaser } from '../memory.ts'
 import type { DeltaSink, SinkApplied } from './deltas.ts'
 
@@ -91,8 +92,8 @@ async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuil
       }
       await tree.copyLeaf(leaf)
       release(leaf.length)
-      const count = leaf.readUInt16LE(10)
-      if (count > 0) last = Buffer.from([...reader.elements(leaf)].at(-1)!.key)
+      const count = pageCount(leaf)
+      if (count > 0) last = Buffer.from(leafElement(leaf, count - 1).key)
     }
   } catch (error) {
     if (isStewardError(error)) throw error
@@ -159,7 +160,7 @@ class Merge implements DirectMerge {
     }
   }
 
-  async #apply(events: AsyncIterable<import('../delta/decode.ts').DeltaEvent>, objectKey: string, from: number, limits: { toRevision: number | undefined; toTimeNanos: bigint | undefined }): Promise<SinkApplied> {
+  async #apply(events: AsyncIterable<DeltaEvent>, objectKey: string, from: number, limits: { toRevision: number | undefined; toTimeNanos: bigint | undefined }): Promise<SinkApplied> {
     if (from !== this.#revision) throw new Error(`direct apply asked to continue from ${from}, holds ${this.#revision}`)
     const progress: GroupProgress = { eventsSkipped: 0, stopped: false }
     let eventsApplied = 0
