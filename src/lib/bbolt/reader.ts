@@ -90,12 +90,12 @@ export class BboltReader {
   }
 
   /**
-   * Page `pgid` with its overflow pages.
+   * Page `pgid` with its overflow pages; a one-page page is read into `into` when given.
    * @throws StewardError `DATA_DIR_INVALID` when it lies beyond the file or carries another id
    */
-  async page(pgid: number): Promise<Buffer> {
+  async page(pgid: number, into?: Buffer): Promise<Buffer> {
     const size = this.pageSize
-    const first = await this.#read(pgid * size, size)
+    const first = await this.#read(pgid * size, size, into)
     if (first.length < PAGE_HEADER_BYTES) throw this.broken(`page ${pgid} lies beyond the end of the file`)
     if (Number(first.readBigUInt64LE(0)) !== pgid) throw this.broken(`page ${pgid} carries id ${first.readBigUInt64LE(0)}`)
     const overflow = first.readUInt32LE(12)
@@ -118,10 +118,12 @@ export class BboltReader {
 
   /**
    * The leaf pages of a bucket in key order (an inline bucket's single page is a view into
-   * `bucketValue`; others are fresh buffers, overflow included).
+   * `bucketValue`; others include their overflow pages). With `reuse`, a one-page leaf is read
+   * into one buffer shared by all of them, valid only until the next iteration: a caller that
+   * copies each page at once then leaves no garbage behind per page.
    * @throws StewardError `DATA_DIR_INVALID`
    */
-  async *leafPages(bucketValue: Buffer): AsyncGenerator<Buffer> {
+  async *leafPages(bucketValue: Buffer, reuse = false): AsyncGenerator<Buffer> {
     if (bucketValue.length < BUCKET_HEADER_BYTES) throw this.broken(`bucket value of ${bucketValue.length} bytes`)
     const rootPgid = Number(bucketValue.readBigUInt64LE(0))
     if (rootPgid === 0) {
@@ -130,10 +132,10 @@ export class BboltReader {
       yield inline
       return
     }
-    yield* this.#leavesFrom(await this.page(rootPgid), 0)
+    yield* this.#leavesFrom(await this.page(rootPgid), 0, reuse ? Buffer.allocUnsafe(this.pageSize) : undefined)
   }
 
-  async *#leavesFrom(page: Buffer, depth: number): AsyncGenerator<Buffer> {
+  async *#leavesFrom(page: Buffer, depth: number, scratch?: Buffer): AsyncGenerator<Buffer> {
     if (depth > MAX_DEPTH) throw this.broken(`bucket tree deeper than ${MAX_DEPTH} levels`)
     const flags = pageFlags(page)
     if (flags & LEAF_PAGE) {
@@ -142,7 +144,11 @@ export class BboltReader {
     }
     if (!(flags & BRANCH_PAGE)) throw this.broken(`page ${page.readBigUInt64LE(0)} of flags 0x${flags.toString(16)} inside a bucket`)
     const count = pageCount(page)
-    for (let i = 0; i < count; i++) yield* this.#leavesFrom(await this.page(this.#branch(page, i).pgid), depth + 1)
+    for (let i = 0; i < count; i++) {
+      const child = await this.page(this.#branch(page, i).pgid, scratch)
+      // A branch child is iterated while its own children are read: it cannot stay in the scratch buffer.
+      yield* this.#leavesFrom(child === scratch && !(pageFlags(child) & LEAF_PAGE) ? Buffer.from(child) : child, depth + 1, scratch)
+    }
   }
 
   /** Last key of a bucket, given its bucket value; `null` when it is empty. @throws StewardError `DATA_DIR_INVALID` */
@@ -187,15 +193,15 @@ export class BboltReader {
    * page cache, where a synchronous read takes microseconds and a thread-pool round trip per
    * page took 9 s for the 67,000 leaves of a 263 MiB snapshot (docs/restore.md).
    */
-  async #read(offset: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length)
+  async #read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buffer = into && into.length === length ? into : Buffer.allocUnsafe(length)
     let done = 0
     while (done < length) {
       const n = readSync(this.#file.fd, buffer, done, length - done, offset + done)
       if (n === 0) break
       done += n
     }
-    return buffer.subarray(0, done)
+    return done === length ? buffer : buffer.subarray(0, done)
   }
 
   /** A `DATA_DIR_INVALID` error naming the file and what is broken. */

@@ -81,7 +81,7 @@ async function copyBucket(reader: BboltReader, bucket: TopBucket, tree: TreeBuil
   const inline = bucket.value.readBigUInt64LE(0) === 0n
   let last: Buffer | null = null
   try {
-    for await (const leaf of reader.leafPages(bucket.value)) {
+    for await (const leaf of reader.leafPages(bucket.value, true)) {
       if (inline) {
         for (const element of reader.elements(leaf)) {
           if (element.flags) throw new Error('nested buckets are not supported (etcd never writes them)')

@@ -136,6 +136,10 @@ test('many records at the smallest page size: several branch levels, all in orde
     assert.equal(got[0]![0], records[0]![0].toString('hex'))
     assert.equal(got.at(-1)![0], records.at(-1)![0].toString('hex'))
     for (let i = 1; i < got.length; i++) assert.ok(got[i - 1]![0] < got[i]![0])
+    // Reading leaves into one reused buffer (as the direct merge does) sees the same records.
+    const reused: string[] = []
+    for await (const leaf of reader.leafPages(bucket!.value, true)) for (const e of reader.elements(leaf)) reused.push(e.key.toString('hex'))
+    assert.equal(reused, got.map(([k]) => k))
   } finally {
     await reader.close()
   }
