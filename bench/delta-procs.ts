@@ -44,13 +44,13 @@ export interface FoundEtcd {
 }
 
 /**
- * Finds an `etcd` process whose command line contains `fragment` (the restore's hidden work
+ * Finds an `etcd` process (or another `program`, e.g. `etcdutl`) whose command line contains `fragment` (the restore's hidden work
  * dir prefix, e.g. `/tmp/x/.full.etcd.steward-restore-`) by scanning /proc every 50 ms, then
  * polls that process's VmHWM every 10 ms until it exits; afterwards keeps scanning for another
  * one. VmHWM is a high-water mark, so finding the process late loses nothing but the last
  * ≤ 10 ms before it exits. `stop()` ends the polling and reports.
  */
-export function watchEtcdByCmdline(fragment: string): { stop(): FoundEtcd } {
+export function watchEtcdByCmdline(fragment: string, program = 'etcd'): { stop(): FoundEtcd } {
   const seen = new Set<number>()
   let current: number | undefined
   let peak = 0
@@ -68,7 +68,7 @@ export function watchEtcdByCmdline(fragment: string): { stop(): FoundEtcd } {
       } catch {
         continue
       }
-      if (basename(argv[0] ?? '') === 'etcd' && argv.some((arg) => arg.includes(fragment))) {
+      if (basename(argv[0] ?? '') === program && argv.some((arg) => arg.includes(fragment))) {
         seen.add(pid)
         return pid
       }

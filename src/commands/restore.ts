@@ -6,14 +6,15 @@ import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember, resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { logger } from '../lib/log.ts'
 import { plural } from '../lib/format.ts'
-import { restoreFullSnapshot, type RestoreResult } from '../lib/restore/restore.ts'
+import { DELTA_APPLY_MODES, restoreFullSnapshot, type DeltaApplyMode, type RestoreResult } from '../lib/restore/restore.ts'
 import { assertDataDirValue } from '../lib/restore/target-guard.ts'
 
 export default class Restore extends StewardCommand {
   static override summary = 'Restore etcd\'s data directory from the backup store.'
   static override description = `Restores the latest full snapshot (or the one named by --snapshot) with etcd's own
-restore logic (etcdutl snapshot restore), then replays the delta snapshots after it through a
-temporary loopback etcd, one revision per transaction, so revisions match the source.
+restore logic (etcdutl snapshot restore), with the delta snapshots after it: by default merged
+straight into a copy of the snapshot's database file (--delta-apply direct), or replayed through a
+temporary loopback etcd, one revision per transaction (--delta-apply etcd); revisions match the source.
 --to-revision / --to-time stop at a point in time. Works in a hidden directory beside --data-dir
 and renames it into place at the end; an existing data dir is replaced only with --force.
 See docs/restore.md.`
@@ -34,6 +35,7 @@ See docs/restore.md.`
     'allow-partial': Flags.boolean({ summary: 'On a corrupt, missing or non-continuous delta, restore up to the last good revision instead of failing.', helpGroup: 'FAILURES' }),
     'fallback-to-older-full': Flags.boolean({ summary: 'When the newest full snapshot is corrupt, use an older one whose delta chain is continuous.', helpGroup: 'FAILURES' }),
     'no-deltas': Flags.boolean({ summary: 'Restore the full snapshot only; do not apply deltas.' }),
+    'delta-apply': Flags.string({ options: [...DELTA_APPLY_MODES], summary: 'How deltas are applied: direct (merged into a copy of the full snapshot database, the fast default) or etcd (replayed through a temporary etcd). See docs/restore.md. [default: direct]' }),
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),
@@ -64,6 +66,7 @@ See docs/restore.md.`
         toTime: flags['to-time'],
         allowPartial: flags['allow-partial'],
         fallbackToOlderFull: flags['fallback-to-older-full'],
+        deltaApply: (flags['delta-apply'] ?? 'direct') as DeltaApplyMode,
         limits: resolveTempEtcdLimits(flags),
         onProgress: (bytes, total) => progress.update(bytes, total),
         onCleanup: (message) => logger().warn(message),

@@ -99,7 +99,7 @@ test('--watch stores deltas until SIGTERM, flushing the pending one; the chain r
   assert.is(dumpHash(restored), dumpHash(source))
 })
 
-test('SIGTERM during a restore: exit 130 (ABORTED), temporary etcd stopped, work dir removed, target not created', async ({ cluster, work }) => {
+test('SIGTERM during a restore (--delta-apply etcd): exit 130 (ABORTED), temporary etcd stopped, work dir removed, target not created', async ({ cluster, work }) => {
   const endpoint = cluster.endpoints[0]!
   const storeDir = join(work, 'store-sigterm')
   const store = `file://${storeDir}`
@@ -107,7 +107,7 @@ test('SIGTERM during a restore: exit 130 (ABORTED), temporary etcd stopped, work
   await writeSampleData(endpoint, { keys: 20_000, prefix: '/sig/' })
   assert.is((await runSteward(['snapshot', '-e', endpoint, '--store', store, '--kind', 'delta', '--delta-snapshot-memory-limit', String(64 * 1024 * 1024)])).code, 0)
   const target = join(work, 'r-sigterm')
-  const child = startSteward(['restore', '--store', store, '--data-dir', target])
+  const child = startSteward(['restore', '--store', store, '--data-dir', target, '--delta-apply', 'etcd'])
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   // Wait (bounded) until the temporary etcd runs, i.e. deltas are being applied.
   let pidFile: string | undefined

@@ -172,7 +172,7 @@ test('--fallback-to-older-full: corrupt newest full → older full + continuous 
   assert.equal(await dump(target), expected)
 })
 
-test('re-running after a SIGKILLed restore works and reaps the orphaned temporary etcd', async () => {
+test('re-running after a SIGKILLed restore (temporary-etcd apply) works and reaps the orphaned temporary etcd', async () => {
   const parent = join(tmp, 'killed')
   const target = join(parent, 'data.etcd')
   await mkdir(parent, { recursive: true })
@@ -182,7 +182,7 @@ import localSnapstore from ${JSON.stringify(join(ROOT, 'src/lib/snapstore/driver
 import { BackupStore } from ${JSON.stringify(join(ROOT, 'src/lib/snapshot/backup-store.ts'))}
 import { restoreFullSnapshot } from ${JSON.stringify(join(ROOT, 'src/lib/restore/restore.ts'))}
 import { RESTORE_MEMBER_DEFAULTS } from ${JSON.stringify(join(ROOT, 'src/lib/restore/etcdutl.ts'))}
-await restoreFullSnapshot(new BackupStore(localSnapstore({ root: ${JSON.stringify(join(FIXTURES, 'none'))} }), 'etcd-main'), { dataDir: ${JSON.stringify(target)}, force: false, member: RESTORE_MEMBER_DEFAULTS })
+await restoreFullSnapshot(new BackupStore(localSnapstore({ root: ${JSON.stringify(join(FIXTURES, 'none'))} }), 'etcd-main'), { dataDir: ${JSON.stringify(target)}, force: false, member: RESTORE_MEMBER_DEFAULTS, deltaApply: 'etcd' })
 `)
   const child = spawn(process.execPath, [script], { stdio: 'ignore' })
   let pidFile: string | undefined

@@ -48,7 +48,7 @@ test('history 4x the quota replays without NOSPACE and matches the source', asyn
       }
       const source = await dumpEtcd(endpoint)
       const dataDir = join(work, 'restored')
-      const restored = await restoreFullSnapshot(store, { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, limits: { quotaBackendBytes: QUOTA_BYTES } })
+      const restored = await restoreFullSnapshot(store, { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, deltaApply: 'etcd', limits: { quotaBackendBytes: QUOTA_BYTES } })
       assert.is(restored.deltasApplied, 8)
       assert.is(restored.revision, source.revision)
       await withEtcdCluster({ members: 1, dataDirs: [dataDir], name: 'default' }, async (copy) => {

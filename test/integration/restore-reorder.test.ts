@@ -153,7 +153,7 @@ test('transactions sent in a random order still restore exact revisions, version
             })
           })
         const dataDir = join(work, 'restored')
-        const restored = await restoreFullSnapshot(store, { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, commitThrough, txnsInFlight: 64 })
+        const restored = await restoreFullSnapshot(store, { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, commitThrough, txnsInFlight: 64, deltaApply: 'etcd' })
         assert.is(restored.deltasApplied, 3)
         assert.is(restored.revision, source.revision)
         assert.ok(outOfOrder > 50, `the seam sent ${outOfOrder} of ${sent} transactions out of order`)

@@ -20,7 +20,7 @@
 import type { Logger } from 'pino'
 import { StewardError, messageOf } from '../errors.ts'
 import type { LeaseApi } from '../k8s/leases.ts'
-import { restoreFullSnapshot } from '../restore/restore.ts'
+import { restoreFullSnapshot, type DeltaApplyMode } from '../restore/restore.ts'
 import type { TempEtcdLimits } from '../restore/temp-etcd.ts'
 import type { Clock } from '../serve/clock.ts'
 import type { ClusterAdmin } from '../serve/cluster.ts'
@@ -47,6 +47,8 @@ export interface BootstrapOptions {
   readonly skipHashCheck: boolean
   /** Limits of the temporary etcd that replays deltas during a restore. */
   readonly restoreLimits: TempEtcdLimits
+  /** How deltas are applied during a restore (`--delta-apply`, docs/restore.md) [direct]. */
+  readonly deltaApply?: DeltaApplyMode
   /** Membership retries and timeouts (`--member-*`, `--learner-*` flags). */
   readonly membershipTimings: MembershipTimings
 }
@@ -139,6 +141,7 @@ async function bootstrapSingleMember(deps: BootstrapDeps, config: EtcdConfigMap,
       },
       skipHashCheck: options.skipHashCheck,
       limits: options.restoreLimits,
+      ...(options.deltaApply ? { deltaApply: options.deltaApply } : {}),
       onProgress: deps.onRestoreProgress,
       signal,
     })

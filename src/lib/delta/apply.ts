@@ -114,12 +114,7 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
   const readAhead = 2 * waveSize
   let applied = options.currentRevision
   let eventsApplied = 0
-  let eventsSkipped = 0
   let lastEventTime: string | undefined
-  let lastSeen = 0
-  let lastRead = options.currentRevision
-  let group: DeltaEvent[] = []
-  let stopped = false
   let resent = 0
   let failure: unknown
   /** Read and not yet applied, in revision order (`pending[0].revision === applied + 1`). */
@@ -208,13 +203,7 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
 
   const enqueue = (batch: DeltaEvent[]) => {
     const revision = batch[0]!.modRevision
-    if (revision !== lastRead + 1) {
-      throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${revision} follows ${lastRead}; revisions must be consecutive`, {
-        details: { key: options.objectKey, revision, previous: lastRead },
-      })
-    }
     checkLimits(batch, options)
-    lastRead = revision
     const slot: Slot = { revision, events: batch }
     if (!batch.some((e) => e.type === 'put')) {
       // Of the deleted keys, the one least recently touched makes the earliest sound compare.
@@ -236,40 +225,11 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     if (failure !== undefined) throw failure
   }
 
-  const beyondLimit = (first: DeltaEvent) =>
-    (options.toRevision !== undefined && first.modRevision > options.toRevision) ||
-    (options.toTimeNanos !== undefined && first.time !== undefined && rfc3339ToNanos(first.time) > options.toTimeNanos)
-
+  const groups = { eventsSkipped: 0, stopped: false }
   try {
-    for await (const event of events) {
-      if (event.modRevision < lastSeen) {
-        throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${event.modRevision} after ${lastSeen}; events must be in revision order`, {
-          details: { key: options.objectKey, revision: event.modRevision },
-        })
-      }
-      lastSeen = event.modRevision
-      if (event.modRevision <= options.currentRevision) {
-        eventsSkipped++
-        continue
-      }
-      if (group.length > 0 && group[0]!.modRevision !== event.modRevision) {
-        const batch = group
-        group = []
-        if (beyondLimit(batch[0]!)) {
-          stopped = true
-          break
-        }
-        await waitBelow(readAhead)
-        enqueue(batch)
-      }
-      group.push(event)
-    }
-    if (!stopped && group.length > 0) {
-      if (beyondLimit(group[0]!)) stopped = true
-      else {
-        await waitBelow(readAhead)
-        enqueue(group)
-      }
+    for await (const batch of revisionGroups(events, options, groups)) {
+      await waitBelow(readAhead)
+      enqueue(batch)
     }
     await waitBelow(1)
   } catch (error) {
@@ -280,7 +240,69 @@ export async function applyDeltaEvents(events: AsyncIterable<DeltaEvent>, commit
     // etcd's revision only once it no longer moves.
     while (wave) await wave
   }
-  return { revision: applied, eventsApplied, eventsSkipped, lastEventTime, stopped, resent }
+  return { revision: applied, eventsApplied, eventsSkipped: groups.eventsSkipped, lastEventTime, stopped: groups.stopped, resent }
+}
+
+/** Where {@link revisionGroups} reports what it skipped and whether it stopped at a limit. */
+export interface GroupProgress {
+  /** Events at or below `currentRevision` (already present). */
+  eventsSkipped: number
+  /** A point-in-time limit was reached: later events exist and were not yielded. */
+  stopped: boolean
+}
+
+/**
+ * The events of one delta above `options.currentRevision`, as revision groups (all events of
+ * one `mod_revision`, in order), checked: events in revision order, groups consecutive from
+ * `currentRevision + 1`; ends before the first group beyond `toRevision`/`toTimeNanos` (setting
+ * `progress.stopped`). Shared by every way of applying deltas (the temporary etcd, the direct
+ * bbolt merge).
+ * @throws StewardError `SNAPSHOT_CORRUPT` naming `options.objectKey` (revisions going backwards
+ *   or skipping a number)
+ */
+export async function* revisionGroups(events: AsyncIterable<DeltaEvent>, options: Pick<ApplyOptions, 'objectKey' | 'currentRevision' | 'toRevision' | 'toTimeNanos'>, progress: GroupProgress): AsyncGenerator<DeltaEvent[]> {
+  let lastSeen = 0
+  let lastRead = options.currentRevision
+  let group: DeltaEvent[] = []
+  const beyondLimit = (first: DeltaEvent) =>
+    (options.toRevision !== undefined && first.modRevision > options.toRevision) ||
+    (options.toTimeNanos !== undefined && first.time !== undefined && rfc3339ToNanos(first.time) > options.toTimeNanos)
+  const checked = (batch: DeltaEvent[]): DeltaEvent[] => {
+    const revision = batch[0]!.modRevision
+    if (revision !== lastRead + 1) {
+      throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${revision} follows ${lastRead}; revisions must be consecutive`, {
+        details: { key: options.objectKey, revision, previous: lastRead },
+      })
+    }
+    lastRead = revision
+    return batch
+  }
+  for await (const event of events) {
+    if (event.modRevision < lastSeen) {
+      throw new StewardError('SNAPSHOT_CORRUPT', 'delta', `delta snapshot ${options.objectKey}: revision ${event.modRevision} after ${lastSeen}; events must be in revision order`, {
+        details: { key: options.objectKey, revision: event.modRevision },
+      })
+    }
+    lastSeen = event.modRevision
+    if (event.modRevision <= options.currentRevision) {
+      progress.eventsSkipped++
+      continue
+    }
+    if (group.length > 0 && group[0]!.modRevision !== event.modRevision) {
+      const batch = group
+      group = []
+      if (beyondLimit(batch[0]!)) {
+        progress.stopped = true
+        return
+      }
+      yield checked(batch)
+    }
+    group.push(event)
+  }
+  if (group.length > 0) {
+    if (beyondLimit(group[0]!)) progress.stopped = true
+    else yield checked(group)
+  }
 }
 
 function checkLimits(batch: readonly DeltaEvent[], options: ApplyOptions): void {

@@ -15,6 +15,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { StewardError } from '../errors.ts'
+import { garbageReleaser } from '../memory.ts'
 
 /** Length of the SHA-256 trailer in bytes. */
 export const DELTA_HASH_BYTES = 32
@@ -54,9 +55,12 @@ export async function spoolDelta(source: Readable, path: string, objectKey: stri
   const hash = createHash('sha256')
   let tail = Buffer.alloc(0)
   let total = 0
+  // Every decompressed chunk is a fresh buffer outside V8's heap (src/lib/memory.ts).
+  const release = garbageReleaser()
   const hasher = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       total += chunk.length
+      release(total)
       const joined = tail.length === 0 ? chunk : Buffer.concat([tail, chunk])
       const cut = Math.max(0, joined.length - DELTA_HASH_BYTES)
       if (cut > 0) hash.update(joined.subarray(0, cut))

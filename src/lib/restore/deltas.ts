@@ -1,10 +1,13 @@
 /**
- * Applies a chain of delta snapshots to a restored data dir through a temporary etcd
- * (research notes `etcd-backup-restore.md` §6.3), one delta at a time:
+ * Applies a chain of delta snapshots, one delta at a time:
  * download → decompress → temp file while hashing → verify → stream-parse → apply → delete.
- * Memory stays bounded by one event and one read chunk, whatever the delta sizes; disk by one
- * decompressed delta. Continuity is checked from the names before etcd starts and again from
- * etcd's revision after each delta.
+ * Memory stays bounded by one event and one read chunk, whatever the delta sizes; disk by two
+ * decompressed deltas (the next one is read ahead). Continuity is checked from the names
+ * before anything is applied and again from the sink's revision after each delta.
+ *
+ * Where the events go is a {@link DeltaSink}: a new bbolt file (`direct-apply.ts`, the default,
+ * docs/restore.md "Applying deltas") or a temporary etcd on a restored data dir (research notes
+ * `etcd-backup-restore.md` §6.3; {@link applyDeltaChain}).
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,16 +22,38 @@ import { startTempEtcd, type TempEtcd, type TempEtcdLimits } from './temp-etcd.t
 /** Size of the buffer Node's HTTP/2 session reads each socket chunk into (libuv's suggested 64 KiB). */
 const HTTP2_READ_BUFFER_BYTES = 64 * 1024
 
-export interface DeltaChainOptions {
-  /** Restored data dir the temporary etcd runs on. */
-  readonly dataDir: string
-  /** Member name the data dir was restored with. */
-  readonly memberName: string
-  /** Directory for temp delta files and etcd's pid/log files. */
+/** What a sink did with one delta. */
+export interface SinkApplied {
+  /** Revision the sink holds after it. */
+  readonly revision: number
+  readonly eventsApplied: number
+  /** `time` of the last applied event. */
+  readonly lastEventTime: string | undefined
+  /** A point-in-time limit was reached: later events exist and were not applied. */
+  readonly stopped: boolean
+}
+
+/** Where a delta chain's events are applied; the chain logic ({@link applyDeltaChainTo}) is the same for every sink. */
+export interface DeltaSink {
+  /** The store revision the sink holds now (read again after a failed delta for `allowPartial`). */
+  revision(): Promise<number>
+  /**
+   * Applies one verified delta's events above `revision` (see `revisionGroups` in
+   * src/lib/delta/apply.ts for the checks), stopping at the point-in-time limits.
+   * @param jsonBytes size of the delta's JSON text (a bound on what it adds)
+   */
+  applyDelta(events: AsyncIterable<DeltaEvent>, delta: StoredSnapshot, jsonBytes: number, revision: number, limits: { toRevision: number | undefined; toTimeNanos: bigint | undefined }): Promise<SinkApplied>
+  /**
+   * After a delta was applied: checks that the sink holds the revision expected and does any
+   * upkeep. @throws StewardError `TOOL_FAILED` when it does not
+   */
+  afterDelta(delta: StoredSnapshot, applied: SinkApplied): Promise<void>
+}
+
+/** Options of the chain logic, whatever the sink. */
+export interface ChainOptions {
+  /** Directory for the temp delta files. */
   readonly workDir: string
-  readonly limits: TempEtcdLimits
-  /** Compact + defragment after this many deltas [10]; also whenever dbSize > 80 % of the quota. */
-  readonly leanEveryDeltas?: number
   readonly toRevision?: number | undefined
   /** Nanoseconds since the epoch (see `rfc3339ToNanos`). */
   readonly toTimeNanos?: bigint | undefined
@@ -37,6 +62,17 @@ export interface DeltaChainOptions {
   readonly signal?: AbortSignal | undefined
   /** Called after each delta. */
   readonly onDelta?: (delta: StoredSnapshot, revision: number) => void
+}
+
+/** Options of the temporary-etcd replay ({@link applyDeltaChain}). */
+export interface DeltaChainOptions extends ChainOptions {
+  /** Restored data dir the temporary etcd runs on. */
+  readonly dataDir: string
+  /** Member name the data dir was restored with. */
+  readonly memberName: string
+  readonly limits: TempEtcdLimits
+  /** Compact + defragment after this many deltas [10]; also whenever dbSize > 80 % of the quota. */
+  readonly leanEveryDeltas?: number
   /** Transactions per wave [32] (docs/restore.md, "Applying deltas"). */
   readonly txnsInFlight?: number
   /**
@@ -97,13 +133,18 @@ export function gapError(gap: { after: string; before: StoredSnapshot; missingFr
 export async function applyDeltaChain(store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
   const etcd = await startTempEtcd({ dataDir: options.dataDir, name: options.memberName, workDir: options.workDir, limits: options.limits, signal: options.signal })
   try {
-    return await applyWith(etcd, store, deltas, options)
+    return await applyDeltaChainTo(tempEtcdSink(etcd, options), store, deltas, options)
   } finally {
     await etcd.stop()
   }
 }
 
-async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly StoredSnapshot[], options: DeltaChainOptions): Promise<DeltaChainResult> {
+/**
+ * The temporary etcd as a {@link DeltaSink}: each revision group one guarded transaction, in
+ * waves (src/lib/delta/apply.ts); room is made before a delta when the quota nears, history is
+ * compacted every `leanEveryDeltas` deltas, and etcd's revision is checked after each delta.
+ */
+function tempEtcdSink(etcd: TempEtcd, options: DeltaChainOptions): DeltaSink {
   // Each transaction's answer lands in a fresh 64 KiB read buffer of Node's HTTP/2 session,
   // held until the small objects viewing it are collected; at thousands of transactions per
   // second that is hundreds of MiB per second of short-lived memory outside V8's heap, which V8
@@ -118,11 +159,47 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
     release(allocatedBytes)
     return answer
   }
-  let revision = await readRevision(etcd)
+  let sinceLean = 0
+  return {
+    revision: () => readRevision(etcd),
+    async applyDelta(events, delta, jsonBytes, revision, limits) {
+      if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
+      return applyDeltaEvents(events, commit, {
+        objectKey: delta.key,
+        currentRevision: revision,
+        maxTxnOps: options.limits.maxTxnOps,
+        maxRequestBytes: options.limits.maxRequestBytes,
+        toRevision: limits.toRevision,
+        toTimeNanos: limits.toTimeNanos,
+        maxInFlight: options.txnsInFlight,
+      })
+    },
+    async afterDelta(delta, applied) {
+      const live = await readRevision(etcd)
+      if (live !== applied.revision || (!applied.stopped && live !== delta.lastRevision)) {
+        throw new StewardError('TOOL_FAILED', 'restore', `mismatched revision after ${delta.key}: expected ${applied.stopped ? applied.revision : delta.lastRevision}, etcd is at ${live}`, {
+          details: { key: delta.key, expected: delta.lastRevision, actual: live },
+        })
+      }
+      if (applied.stopped || (options.toRevision !== undefined && applied.revision >= options.toRevision)) return
+      if (await keepLean(etcd, options, ++sinceLean, applied.revision)) sinceLean = 0
+    },
+  }
+}
+
+/**
+ * The chain logic shared by every sink: applies `deltas` in order into `sink`, reading the next
+ * delta ahead while the current one applies; skips deltas already covered, stops at a gap (or
+ * reports it with `allowPartial`), at the point-in-time limits, or at the first bad delta with
+ * `allowPartial`. Errors of a delta name its object.
+ * @throws StewardError `SNAPSHOT_CORRUPT`, `SNAPSHOT_NOT_FOUND`, `COMPRESSION_UNSUPPORTED`,
+ *   `STORE_*` (unless `allowPartial`), the sink's own errors, `ABORTED`
+ */
+export async function applyDeltaChainTo(sink: DeltaSink, store: BackupStore, deltas: readonly StoredSnapshot[], options: ChainOptions): Promise<DeltaChainResult> {
+  let revision = await sink.revision()
   let deltasApplied = 0
   let eventsApplied = 0
   let lastEventTime: string | undefined
-  let sinceLean = 0
   const result = (end: DeltaChainResult['end'], failure?: DeltaChainResult['failure']): DeltaChainResult => ({
     deltasApplied, eventsApplied, revision, lastEventTime, end, ...(failure ? { failure } : {}),
   })
@@ -149,6 +226,7 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
     await entry.jsonBytes.catch(() => undefined)
     await rm(entry.file, { force: true })
   }
+  const limits = { toRevision: options.toRevision, toTimeNanos: options.toTimeNanos }
   try {
     for (const [index, delta] of deltas.entries()) {
       if (options.signal?.aborted) throw new StewardError('ABORTED', 'restore', 'restore aborted')
@@ -162,24 +240,15 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
         throw error
       }
       const { file, jsonBytes: spooling } = spool(index)!
-      let applied
+      let applied: SinkApplied
       try {
         const jsonBytes = await spooling
         if (delta.lastRevision < (options.toRevision ?? Infinity)) spool(index + 1)
-        if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
-        applied = await applyDeltaEvents(readDeltaEvents(file, jsonBytes, delta.key), commit, {
-          objectKey: delta.key,
-          currentRevision: revision,
-          maxTxnOps: options.limits.maxTxnOps,
-          maxRequestBytes: options.limits.maxRequestBytes,
-          toRevision: options.toRevision,
-          toTimeNanos: options.toTimeNanos,
-          maxInFlight: options.txnsInFlight,
-        })
+        applied = await sink.applyDelta(readDeltaEvents(file, jsonBytes, delta.key), delta, jsonBytes, revision, limits)
       } catch (error) {
         const failure = asDeltaFailure(error, delta)
         if (options.allowPartial && failure) {
-          revision = await readRevision(etcd)
+          revision = await sink.revision()
           return result('partial', { object: delta.key, code: failure.code, message: failure.reason })
         }
         throw failure ?? error
@@ -190,16 +259,10 @@ async function applyWith(etcd: TempEtcd, store: BackupStore, deltas: readonly St
       eventsApplied += applied.eventsApplied
       lastEventTime = applied.lastEventTime ?? lastEventTime
       deltasApplied++
-      const live = await readRevision(etcd)
-      if (live !== revision || (!applied.stopped && live !== delta.lastRevision)) {
-        throw new StewardError('TOOL_FAILED', 'restore', `mismatched revision after ${delta.key}: expected ${applied.stopped ? revision : delta.lastRevision}, etcd is at ${live}`, {
-          details: { key: delta.key, expected: delta.lastRevision, actual: live },
-        })
-      }
+      await sink.afterDelta(delta, applied)
       options.onDelta?.(delta, revision)
       if (applied.stopped) return result(options.toRevision !== undefined && revision >= options.toRevision ? 'to-revision' : 'to-time')
       if (options.toRevision !== undefined && revision >= options.toRevision) return result('to-revision')
-      await keepLean(etcd, options, ++sinceLean, revision).then((leaned) => leaned && (sinceLean = 0))
     }
     return result('complete')
   } finally {

@@ -1,13 +1,18 @@
 /**
  * `steward restore`: restores the latest full snapshot (or a named one) from a store into a
- * data directory, with etcd's own restore logic, then replays the deltas after it through a
- * temporary etcd (`deltas.ts`), up to a point in time when asked.
+ * data directory, with etcd's own restore logic, plus the deltas after it, up to a point in
+ * time when asked (docs/restore.md).
  *
  * Flow: pick the snapshot → stream it from the store, decompressing and verifying the SHA-256
  * trailer into a temp file in a hidden work dir beside the target (skipped for an uncompressed
- * object the store holds as a local file: that file is verified in place) → `etcdutl snapshot
- * restore` into the work dir → read the restored database's revision → apply deltas (one at a
- * time, streamed) → rename into place. The target is touched only by that final rename.
+ * object the store holds as a local file: that file is verified in place) → then, by
+ * `deltaApply`:
+ *  - `direct` (default): read the snapshot's revision → merge the snapshot and the deltas (one
+ *    at a time, streamed) into a new bbolt file (`direct-apply.ts`) → `etcdutl snapshot
+ *    restore` of that file into the work dir → check its revision;
+ *  - `etcd`: `etcdutl snapshot restore` into the work dir → read its revision → replay the
+ *    deltas through a temporary etcd (`deltas.ts`);
+ * → rename into place. The target is touched only by that final rename.
  */
 import { createWriteStream } from 'node:fs'
 import { rm, stat, writeFile } from 'node:fs/promises'
@@ -20,7 +25,8 @@ import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
-import { applyDeltaChain, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult } from './deltas.ts'
+import { applyDeltaChain, applyDeltaChainTo, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult } from './deltas.ts'
+import { openDirectMerge } from './direct-apply.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
 import { assertDataDirValue, assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
 import { TEMP_ETCD_DEFAULTS, cleanupStaleWorkDirs, type TempEtcdLimits } from './temp-etcd.ts'
@@ -45,7 +51,13 @@ export interface RestoreOptions {
   readonly allowPartial?: boolean
   /** When the newest full snapshot is corrupt, use an older one whose delta chain is continuous. */
   readonly fallbackToOlderFull?: boolean
-  /** Limits of the temporary etcd that replays deltas. */
+  /**
+   * How deltas are applied [`direct`]: `direct` merges them into a copy of the full snapshot's
+   * bbolt file that etcdutl then restores; `etcd` replays them through a temporary etcd
+   * (docs/restore.md, "Applying deltas").
+   */
+  readonly deltaApply?: DeltaApplyMode
+  /** Limits of the temporary etcd that replays deltas (`deltaApply: 'etcd'`). */
   readonly limits?: Partial<TempEtcdLimits>
   /** Called with (bytes processed, total stored bytes or undefined) while the full snapshot downloads. */
   readonly onProgress?: (bytes: number, totalBytes: number | undefined) => void
@@ -59,6 +71,10 @@ export interface RestoreOptions {
   readonly commitThrough?: DeltaChainOptions['commitThrough']
   readonly signal?: AbortSignal
 }
+
+/** How a restore applies deltas (see {@link RestoreOptions.deltaApply}). */
+export type DeltaApplyMode = 'direct' | 'etcd'
+export const DELTA_APPLY_MODES: readonly DeltaApplyMode[] = ['direct', 'etcd']
 
 export interface RestoreResult {
   readonly dataDir: string
@@ -133,6 +149,7 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
   const pointInTime = options.toRevision !== undefined || toTimeNanos !== undefined
   const withDeltas = (options.applyDeltas ?? true) && (options.snapshot === undefined || pointInTime)
   const multiMember = options.member.initialCluster.split(',').length > 1
+  const direct = withDeltas && (options.deltaApply ?? 'direct') === 'direct'
   const work = await makeWorkDir(options.dataDir)
   const warnings: string[] = [...recovered]
   try {
@@ -141,15 +158,18 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
     })
     const restored = join(work, 'data')
     const wanted = candidates[0] ? chainEnd(all, candidates[0], options.toRevision) : 0
-    let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number } | undefined
+    let base: { full: StoredSnapshot; revision: number; dbSizeBytes: number; snapshotPath?: string } | undefined
     let firstFailure: StewardError | undefined
     for (const [index, full] of candidates.entries()) {
       if (index > 0 && (!options.fallbackToOlderFull || !withDeltas)) break
       if (index > 0 && !fallbackFits(all, full, wanted, options.toRevision)) continue
       try {
-        const stage = withDeltas && multiMember ? join(work, 'stage') : restored
-        const member = stage === restored ? options.member : singleMember(options.member)
-        base = { full, ...(await restoreBase(store, full, work, stage, member, options)) }
+        if (direct) base = { full, ...(await prepareSnapshotFile(store, full, work, options)) }
+        else {
+          const stage = withDeltas && multiMember ? join(work, 'stage') : restored
+          const member = stage === restored ? options.member : singleMember(options.member)
+          base = { full, ...(await restoreBase(store, full, work, stage, member, options)) }
+        }
         if (index > 0) warnings.push(`FALLBACK: restored the older full snapshot ${full.name} because ${candidates[0]!.name} failed; deltas after it are applied`)
         break
       } catch (error) {
@@ -157,6 +177,7 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
         firstFailure ??= error
         warnings.push(`full snapshot ${full.name} is unusable: ${error.reason}`)
         await rm(join(work, 'stage'), { recursive: true, force: true })
+        await rm(join(work, 'snapshot.db'), { force: true })
         await rm(restored, { recursive: true, force: true })
       }
     }
@@ -169,7 +190,8 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
       throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `${base.full.name} holds revision ${base.revision}, after --to-revision ${options.toRevision}, and no older full snapshot fits`)
     }
     let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
-    if (withDeltas) outcome = await replayDeltas(store, all, base, work, restored, multiMember, toTimeNanos, warnings, options)
+    if (direct) outcome = await mergeDeltas(store, all, { ...base, snapshotPath: base.snapshotPath! }, work, restored, toTimeNanos, warnings, options)
+    else if (withDeltas) outcome = await replayDeltas(store, all, base, work, restored, multiMember, toTimeNanos, warnings, options)
     const replaced: TargetKind = await swapIntoPlace(restored, options.dataDir, options.force, paths)
     if (replaced === 'etcd-data-dir') warnings.push(`REPLACED: --force replaced the existing etcd data directory ${resolve(options.dataDir)}`)
     return {
@@ -342,6 +364,18 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
       ...(options.commitThrough ? { commitThrough: options.commitThrough } : {}),
     })
   }
+  outcome = chainOutcome(outcome, plan, toTimeNanos, warnings, options)
+  if (multiMember) await etcdutlRestore(join(stage, 'member', 'snap', 'db'), restored, options.member, true, options.signal)
+  return outcome
+}
+
+/**
+ * The end of a delta chain as the result reports it (a gap after the last delta makes it
+ * partial), with the warnings the operator must see (partial restore, a point in time beyond
+ * the newest backup).
+ */
+function chainOutcome(applied: DeltaChainResult, plan: ReturnType<typeof deltaChain>, toTimeNanos: bigint | undefined, warnings: string[], options: RestoreOptions): DeltaChainResult {
+  let outcome = applied
   if (plan.gap && outcome.end === 'complete') outcome = { ...outcome, end: 'partial', failure: { object: plan.gap.before.key, code: 'SNAPSHOT_NOT_FOUND', message: gapError(plan.gap).reason } }
   if (outcome.failure) warnings.push(`PARTIAL RESTORE: stopped at revision ${outcome.revision} because of ${outcome.failure.object}: ${outcome.failure.message}`)
   if (options.toRevision !== undefined && outcome.end === 'complete' && outcome.revision < options.toRevision) {
@@ -352,8 +386,78 @@ async function replayDeltas(store: BackupStore, all: readonly StoredSnapshot[], 
     const last = outcome.lastEventTime ? `, last event at ${outcome.lastEventTime}` : ''
     warnings.push(`--to-time ${options.toTime}${future} is beyond the newest backup; restored up to revision ${outcome.revision}${last}`)
   }
-  if (multiMember) await etcdutlRestore(join(stage, 'member', 'snap', 'db'), restored, options.member, true, options.signal)
   return outcome
+}
+
+/**
+ * Direct apply, step 1: the full snapshot as a verified bbolt file (`snapshot.db` in the work
+ * dir, or the Local store's file in place, its trailer checked here) and its revision.
+ * @throws StewardError `SNAPSHOT_CORRUPT` (naming the object, also when its revision is below
+ *   the one in its name), `SNAPSHOT_NOT_BBOLT`, `STORE_*`, `ABORTED`
+ */
+async function prepareSnapshotFile(store: BackupStore, full: StoredSnapshot, work: string, options: RestoreOptions): Promise<{ revision: number; dbSizeBytes: number; snapshotPath: string }> {
+  try {
+    const snapshot = await materialize(store, full, work, options)
+    if (!snapshot.hashChecked) await verifySnapshotFile(snapshot.path, full.key, options.signal)
+    const info = await readBboltRevision(snapshot.path).catch((error: unknown) => {
+      throw isStewardError(error, 'DATA_DIR_INVALID') ? new StewardError('SNAPSHOT_CORRUPT', 'snapshot', `${full.key} is not a readable etcd database: ${error.reason}`, { cause: error }) : error
+    })
+    if (info.revision < full.lastRevision) {
+      throw new StewardError('SNAPSHOT_CORRUPT', 'restore', `${full.name} holds revision ${info.revision}, below the ${full.lastRevision} in its name`, {
+        details: { snapshot: full.key, revision: info.revision },
+      })
+    }
+    const size = (await stat(snapshot.path)).size
+    return { revision: info.revision, dbSizeBytes: size % 512 === TRAILER_BYTES ? size - TRAILER_BYTES : size, snapshotPath: snapshot.path }
+  } catch (error) {
+    throw namingFullSnapshot(error, full)
+  }
+}
+
+/**
+ * Direct apply, step 2 (docs/restore.md, "Applying deltas"): merges the snapshot file and the
+ * delta chain after it into `merged.db` in the work dir (`direct-apply.ts`), restores that with
+ * `etcdutl snapshot restore` and the real member config (its SHA-256 trailer checked by
+ * etcdutl), and checks that the restored database holds the last applied revision. Without
+ * deltas to apply, the snapshot file itself is restored.
+ * @throws StewardError as {@link restoreFullSnapshot}; `TOOL_FAILED` when the restored revision differs
+ */
+async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], base: { full: StoredSnapshot; revision: number; snapshotPath: string }, work: string, restored: string, toTimeNanos: bigint | undefined, warnings: string[], options: RestoreOptions): Promise<DeltaChainResult> {
+  const plan = deltaChain(all, base.revision, base.full.name, options.toRevision)
+  if (plan.gap && !options.allowPartial) throw gapError(plan.gap)
+  let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
+  let restoreFrom = base.snapshotPath
+  let source = base.full.key
+  if (plan.deltas.length > 0) {
+    const mergedPath = join(work, 'merged.db')
+    const merge = await openDirectMerge(base.snapshotPath, mergedPath, base.full.key, options.signal).catch((error: unknown) => {
+      throw namingFullSnapshot(error, base.full)
+    })
+    try {
+      outcome = await applyDeltaChainTo(merge.sink, store, plan.deltas, {
+        workDir: work,
+        toRevision: options.toRevision,
+        toTimeNanos,
+        allowPartial: options.allowPartial ?? false,
+        signal: options.signal,
+        ...(options.onDelta ? { onDelta: options.onDelta } : {}),
+      })
+    } catch (error) {
+      await merge.abandon()
+      throw error
+    }
+    await merge.finish()
+    if (base.snapshotPath.startsWith(work)) await rm(base.snapshotPath, { force: true })
+    restoreFrom = mergedPath
+    source = `${mergedPath} (${base.full.name} + ${outcome.deltasApplied} deltas)`
+  }
+  await etcdutlRestore(restoreFrom, restored, options.member, restoreFrom === base.snapshotPath, options.signal, source)
+  if (restoreFrom !== base.snapshotPath) await rm(restoreFrom, { force: true })
+  const reached = (await readBboltRevision(join(restored, 'member', 'snap', 'db'))).revision
+  if (reached !== outcome.revision) {
+    throw new StewardError('TOOL_FAILED', 'restore', `the restored database is at revision ${reached}, the deltas applied reach ${outcome.revision}`, { details: { expected: outcome.revision, actual: reached } })
+  }
+  return chainOutcome(outcome, plan, toTimeNanos, warnings, options)
 }
 
 /** A restorable snapshot file, and whether its SHA-256 trailer was already checked. */

@@ -71,6 +71,8 @@ export interface ServeOptions {
   readonly shutdownGraceSeconds: number
   /** Limits of the temporary etcd that replays deltas during a restore. */
   readonly restoreLimits: TempEtcdLimits
+  /** `--delta-apply`: how the initializer's restore applies deltas (docs/restore.md, "Applying deltas"). */
+  readonly deltaApply: 'direct' | 'etcd'
   readonly skipHashCheck: boolean
   /**
    * The garbage collector's settings (`--garbage-collection-policy`, `--garbage-collection-period`,
