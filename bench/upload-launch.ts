@@ -1,7 +1,7 @@
 /**
  * Benchmark for issue 8 (memory however steward is started): `steward snapshot --compression
  * none` and `--compression gzip` of the ≥ 1 GiB database from bench/big-db.ts into S3 (s3rver),
- * steward launched as a program (`bin/run.js`, shebang flags) and as `node bin/run.js`,
+ * steward launched as a program (`bin/run.js`, through its shebang) and as `node bin/run.js`,
  * alternating. Records wall time and steward's own peak RSS; checks each object's size and
  * deletes it. Writes the "upload-launch" section of docs/benchmarks.md.
  *
@@ -66,7 +66,7 @@ try {
 - Data: the database of \`bench/big-db.ts\` (${Math.ceil((sizeMiB * 1048576) / 4096)} keys × 4 KiB mixed values); stored objects: none ${mib(sizes.get('none') ?? 0)} MiB, gzip ${mib(sizes.get('gzip') ?? 0)} MiB; s3rver on 127.0.0.1 (same disk and CPUs), 5 MiB parts × 5 in flight.
 - Machine: ${machine()}; load average (1 min) at the start of each round: ${load.join(', ')}
 - Date: ${new Date().toISOString()}
-- Each run is its own process (\`bin\` = \`bin/run.js\` as a program with its shebang flags; \`node bin/run.js\` = Node's defaults); the four runs of a round alternate order between rounds. Peak RSS is steward's own VmHWM, maximum over rounds.
+- Each run is its own process (\`bin\` = \`bin/run.js\` as a program, through its shebang; \`node bin/run.js\` = the same file given to node); the four runs of a round alternate order between rounds. Peak RSS is steward's own VmHWM, maximum over rounds.
 
 | run | median wall (s) | rounds (s) | peak RSS (MiB) |
 |---|---|---|---|

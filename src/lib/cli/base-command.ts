@@ -8,6 +8,7 @@ import { loadConfigFile, type LoadedConfigFile } from '../config/file.ts'
 import { markFlagsFromEnvironment } from '../config/sources.ts'
 import { StewardError, exitCodeFor, isStewardError, messageOf } from '../errors.ts'
 import { logger, resolveLogLevel } from '../log.ts'
+import { capYoungGeneration } from '../memory.ts'
 import { createProgress, type ProgressReporter } from './progress.ts'
 import { globalFlags } from './flags.ts'
 import { normalizeGoFlagForms, type FlagShape } from './go-flags.ts'
@@ -19,8 +20,12 @@ export abstract class StewardCommand extends Command {
 
   #configFile: LoadedConfigFile | undefined
 
-  /** Rewrites Go/pflag boolean forms (`--flag=true|false`) before oclif parses the arguments. */
+  /**
+   * Caps V8's young generation (memory.ts: the same bound however steward was started) and
+   * rewrites Go/pflag boolean forms (`--flag=true|false`) before oclif parses the arguments.
+   */
   override async init(): Promise<void> {
+    capYoungGeneration()
     const ctor = this.constructor as typeof StewardCommand
     const flags = { ...ctor.baseFlags, ...ctor.flags } as unknown as Record<string, FlagShape>
     this.argv = normalizeGoFlagForms(this.argv, flags)
