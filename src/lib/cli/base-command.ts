@@ -66,15 +66,15 @@ export abstract class StewardCommand extends Command {
 
   /**
    * Writes a `--json` document to stdout: `JSON.stringify(json, null, 2)` and a newline, the
-   * bytes oclif's `logJson` prints when no JSON colour theme applies (never the case off a
-   * terminal). oclif's version tokenises the pretty-printed text and concatenates one string
-   * per token to colour it; for a 10,000-object `gc --dry-run --json` that cost about 90 MiB of
-   * peak RSS over the table output, this writer about 10 MiB (docs/benchmarks.md, "--json
-   * output"). A string is parsed and re-indented, as oclif does.
+   * same bytes oclif's `logJson` prints unless a JSON colour theme applies (steward ships none;
+   * a user's oclif theme file could colour it on a terminal, never off one). oclif's version
+   * tokenises the pretty-printed text and concatenates one string per token to colour it: for
+   * 10,000 objects `snapshot list --json` / `gc --dry-run --json` peaked at 184 / 175 MiB RSS
+   * against 102 / 101 MiB for the table; with this writer 109 / 110 MiB (docs/benchmarks.md,
+   * "`--json` output"). A string is parsed and re-indented, as oclif does.
    */
   protected override logJson(json: unknown): void {
-    const document = typeof json === 'string' ? (JSON.parse(json) as unknown) : json
-    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`)
+    process.stdout.write(jsonDocument(json))
   }
 
   /** A progress reporter that stays quiet under `--json` on a terminal. */
@@ -97,6 +97,12 @@ export abstract class StewardCommand extends Command {
     process.exitCode = exitCodeFor(failure)
     return undefined
   }
+}
+
+/** The text of a `--json` document (see {@link StewardCommand.logJson}): two-space indented JSON and a newline. */
+export function jsonDocument(json: unknown): string {
+  const document = typeof json === 'string' ? (JSON.parse(json) as unknown) : json
+  return `${JSON.stringify(document, null, 2)}\n`
 }
 
 /** Flags that oclif filled from their environment variable (given, but not on the command line): flag → variable. */
