@@ -63,7 +63,7 @@ ${rows.join('\n')}
 The plan is a pure function over the listing (linear in objects) and takes a small part of the gc time: most of it is start-up, listing
 the directory and printing ${written} rows. \`--json\` costs about 90 MiB more RSS than the table for ${written} objects: oclif's \`logJson\`
 pretty-prints and colourises the whole document in memory (\`snapshot list --json\` pays the same); writing it with a plain
-\`JSON.stringify\` would remove that. \`verify\` reads and hashes every object, spooling each delta to a temp file, 4 objects at a time; its RSS does not grow with the
+\`JSON.stringify\` would remove that (done since: section "\`--json\` output", 184.5 → 109.0 MiB for \`snapshot list --json\`). \`verify\` reads and hashes every object, spooling each delta to a temp file, 4 objects at a time; its RSS does not grow with the
 number of objects (a one-off in-process check, not part of this script: about 180 MiB peak at 2,000 objects and 199 MiB at 10,000, with 15 MiB of heap in use at the end).
 etcdbrctl has no dry run or verify to compare with.`,
   )
