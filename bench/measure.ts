@@ -7,7 +7,12 @@ import { cpus, totalmem } from 'node:os'
 export interface Measurement {
   wallSeconds: number
   peakRssBytes: number
+  /** CPU time (user + system) of the process itself, seconds, as last read from /proc before it exited (up to 10 ms short). */
+  cpuSeconds?: number
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux). */
+const CLOCK_TICKS = 100
 
 /**
  * Runs a command and returns its wall time (seconds) and its own peak RSS (bytes): the
@@ -26,10 +31,14 @@ export async function measure(command: string, args: readonly string[], env: Nod
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   let peakKiB = 0
+  let cpuTicks = 0
   const poll = setInterval(() => {
     try {
       const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
       if (match) peakKiB = Math.max(peakKiB, Number(match[1]))
+      // utime and stime: fields 14 and 15, counted after the parenthesised command name
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')
+      if (fields) cpuTicks = Math.max(cpuTicks, Number(fields[11]) + Number(fields[12]))
     } catch {
       // exited between polls
     }
@@ -38,7 +47,7 @@ export async function measure(command: string, args: readonly string[], env: Nod
   clearInterval(poll)
   const wallSeconds = (performance.now() - started) / 1000
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.slice(-2000)}`)
-  return { wallSeconds, peakRssBytes: peakKiB * 1024 }
+  return { wallSeconds, peakRssBytes: peakKiB * 1024, cpuSeconds: cpuTicks / CLOCK_TICKS }
 }
 
 export function median(values: readonly number[]): number {

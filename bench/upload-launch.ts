@@ -1,11 +1,14 @@
 /**
  * Benchmark for issue 8 (memory however steward is started): `steward snapshot --compression
  * none` and `--compression gzip` of the ≥ 1 GiB database from bench/big-db.ts into S3 (s3rver),
- * steward launched as a program (`bin/run.js`, shebang flags) and as `node bin/run.js`,
+ * steward launched as a program (`bin/run.js`, through its shebang) and as `node bin/run.js`,
  * alternating. Records wall time and steward's own peak RSS; checks each object's size and
  * deletes it. Writes the "upload-launch" section of docs/benchmarks.md.
  *
- *   npm run build && node bench/upload-launch.ts [--size-mib 1100] [--rounds 2]
+ *   npm run build && node bench/upload-launch.ts [--size-mib 1100] [--dir /tmp/bench-data] [--rounds 2] [--before DIR] [--section NAME]
+ *
+ * `--before` names a copy of an earlier build (bin/, dist/, package.json, oclif.manifest.json and
+ * a node_modules link) whose two launch styles run in the same rounds.
  */
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -18,10 +21,12 @@ import { makeTempDir, removeDir } from '../test/harness/tmp.ts'
 import { openBigDb } from './big-db.ts'
 import { machine, measure, median, mib, writeSection, type Measurement } from './measure.ts'
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1100' }, rounds: { type: 'string', default: '2' } } })
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1100' }, dir: { type: 'string', default: '/tmp/bench-data' }, rounds: { type: 'string', default: '2' }, before: { type: 'string' }, section: { type: 'string' } } })
 const sizeMiB = Number(values['size-mib'])
 const rounds = Number(values.rounds)
-const cluster = await openBigDb(sizeMiB)
+const builds: [string, string][] = [['', STEWARD_BIN]]
+if (values.before) builds.push([', before', join(values.before, 'bin', 'run.js')])
+const cluster = await openBigDb(sizeMiB, values.dir)
 const s3rver = await startS3rver()
 const work = await makeTempDir('steward-bench-upload-launch-')
 const endpoint = cluster.endpoints[0]!
@@ -38,14 +43,14 @@ try {
     load.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!)
     const runs: [string, () => Promise<Measurement>][] = []
     for (const compression of ['none', 'gzip']) {
-      for (const launch of ['bin', 'node'] as const) {
-        const key = `${compression} (${launch === 'bin' ? 'bin' : 'node bin/run.js'})`
-        const prefix = `r${round}-${compression}-${launch}`
+      for (const [launch, [suffix, bin]] of (['bin', 'node'] as const).flatMap((l) => builds.map((b) => [l, b] as const))) {
+        const key = `${compression} (${launch === 'bin' ? 'bin' : 'node bin/run.js'}${suffix})`
+        const prefix = `r${round}-${compression}-${launch}${suffix ? '-before' : ''}`
         const args = ['snapshot', '--endpoints', endpoint, '--store', `s3://${s3rver.bucket}/${prefix}`, '--store-endpoint-override', s3rver.endpoint, '--compression', compression]
         runs.push([
           key,
           async () => {
-            const m = launch === 'bin' ? await measure(STEWARD_BIN, args, env) : await measure(process.execPath, [STEWARD_BIN, ...args], env)
+            const m = launch === 'bin' ? await measure(bin, args, env) : await measure(process.execPath, [bin, ...args], env)
             const listed = await s3.send(new ListObjectsV2Command({ Bucket: s3rver.bucket, Prefix: `${prefix}/` }))
             const objects = listed.Contents ?? []
             if (objects.length !== 1) throw new Error(`${key}: expected one object under ${prefix}/, found ${objects.length}`)
@@ -60,20 +65,21 @@ try {
     console.log(`round ${round}/${rounds} done`)
   }
   const rows = [...results].map(([key, ms]) => `| ${key} | ${median(ms.map((m) => m.wallSeconds)).toFixed(2)} | ${ms.map((m) => m.wallSeconds.toFixed(2)).join(', ')} | ${mib(Math.max(...ms.map((m) => m.peakRssBytes)))} |`)
-  const body = `## Upload to S3 of a ≥ 1 GiB database, two launch styles (\`bench/upload-launch.ts\`)
+  const body = `## Upload to S3 of a ${mib(sizes.get('none') ?? 0)} MiB database, two launch styles (\`bench/upload-launch.ts\`)
 
-- Command: \`npm run build && node bench/upload-launch.ts --size-mib ${sizeMiB} --rounds ${rounds}\`
-- Data: the database of \`bench/big-db.ts\` (${Math.ceil((sizeMiB * 1048576) / 4096)} keys × 4 KiB mixed values); stored objects: none ${mib(sizes.get('none') ?? 0)} MiB, gzip ${mib(sizes.get('gzip') ?? 0)} MiB; s3rver on 127.0.0.1 (same disk and CPUs), 5 MiB parts × 5 in flight.
+- Command: \`npm run build && node bench/upload-launch.ts --size-mib ${sizeMiB} --rounds ${rounds}${values.before ? ' --before <copy of the earlier build>' : ''}${values.section ? ` --section ${values.section}` : ''}\`
+- Data: the database of \`bench/big-db.ts\` (${Math.ceil((sizeMiB * 1048576) / 4096)} keys × 4 KiB mixed values); database ${mib(sizes.get('none') ?? 0)} MiB; stored objects: none ${mib(sizes.get('none') ?? 0)} MiB, gzip ${mib(sizes.get('gzip') ?? 0)} MiB; s3rver on 127.0.0.1 (same disk and CPUs), 5 MiB parts × 5 in flight.
 - Machine: ${machine()}; load average (1 min) at the start of each round: ${load.join(', ')}
 - Date: ${new Date().toISOString()}
-- Each run is its own process (\`bin\` = \`bin/run.js\` as a program with its shebang flags; \`node bin/run.js\` = Node's defaults); the four runs of a round alternate order between rounds. Peak RSS is steward's own VmHWM, maximum over rounds.
+- Each run is its own process (\`bin\` = \`bin/run.js\` as a program, through its shebang; \`node bin/run.js\` = the same file given to node); the runs of a round alternate order between rounds${values.before ? '; "before" = the build before this change, same rounds' : ''}. Peak RSS is steward's own VmHWM, maximum over rounds.
 
 | run | median wall (s) | rounds (s) | peak RSS (MiB) |
 |---|---|---|---|
 ${rows.join('\n')}
 
 Target (issue 8): peak RSS ≤ 150 MiB for both launch styles.`
-  await writeSection('upload-launch', body)
+  // The 1.6 GiB run (the default size) keeps its own section; other sizes get theirs, and --section names one.
+  await writeSection(values.section ?? (sizeMiB === 1100 ? 'upload-launch' : `upload-launch-${sizeMiB}m`), body)
   console.log(body)
 } finally {
   s3.destroy()

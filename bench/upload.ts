@@ -16,7 +16,7 @@
  *            each object is deleted once checked, so each server holds at most one snapshot)
  *
  * Run `node` 24 first on PATH: steward is run as a program (bin/run.js), and its shebang
- * (`/usr/bin/env -S node …`) picks `node` from PATH. etcd, s3rver and azurite always stop and
+ * (`/usr/bin/env node`) picks `node` from PATH. etcd, s3rver and azurite always stop and
  * the temp directories are always removed, also when a run fails.
  */
 import { spawnSync } from 'node:child_process'

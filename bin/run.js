@@ -1,13 +1,10 @@
-#!/usr/bin/env -S node --expose-gc --max-semi-space-size=4
-// --expose-gc lets steward collect garbage while streaming (src/lib/memory.ts), so the
-// short-lived buffers of a streamed snapshot, upload or delta restore are freed soon after use.
-// --max-semi-space-size=4 (MiB) caps V8's young generation: a delta restore peaked at 140 MiB
-// RSS with Node's default and 127 MiB with 4, at the same speed; smaller values slowed
-// `steward snapshot` by a quarter (measured: 1 MiB 1.3 s, 2 MiB 1.4 s, 4 MiB and default
-// 1.05 s for 320 MiB). The flags apply when steward runs as a program (`steward`,
-// `./bin/run.js`); `node bin/run.js` uses Node's defaults, and memory.ts then obtains the gc
-// function at run time (V8 cannot change the young generation's size once started), which keeps
-// the bounds: docs/benchmarks.md measures both launch styles.
+#!/usr/bin/env node
+// No V8 flags here: `steward` (this file run as a program, the image's entrypoint) and
+// `node bin/run.js` start the same way. The memory settings steward streams with apply at run
+// time in both (src/lib/memory.ts): the gc function comes from a vm context with --expose-gc
+// turned on, allocation-site pretenuring is turned off, and the young generation stops growing
+// at 8 MiB (what the former shebang's --max-semi-space-size=4 gave; Node's default lets it grow
+// to 128 MiB here). docs/benchmarks.md measures both launch styles.
 import * as nodeModule from 'node:module'
 
 const [major] = process.versions.node.split('.').map(Number)
@@ -19,5 +16,11 @@ if ((major ?? 0) < 24) {
 // Node's on-disk code cache (in the OS temp dir; skipped silently if unwritable) saves about
 // 30 ms of every start after the first, most of it compiling oclif and the etcd client.
 nodeModule.enableCompileCache?.()
+// oclif checks its own Node engine range with semver when imported (about 9 ms of every start);
+// the check above already requires Node 24. Children (etcd, etcdutl) see the variable unchanged.
+const engineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING
+process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
 const { execute } = await import('@oclif/core')
+if (engineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
+else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineWarning
 await execute({ dir: import.meta.url })

@@ -10,7 +10,7 @@
  *   /usr/local/bin/node           Node 24, the binary of the npm `node` package (a devDependency)
  *   /usr/local/bin/steward        → /opt/steward/bin/run.js, the ENTRYPOINT
  *   /usr/local/bin/etcd{,ctl,utl} etcd 3.5 from .tools/etcd/bin (Debian trixie)
- *   /usr/bin/env                  for run.js's `#!/usr/bin/env -S node …` shebang (coreutils)
+ *   /usr/bin/env                  for run.js's `#!/usr/bin/env node` shebang (coreutils)
  *   /usr/bin/sh (/bin → usr/bin)   dash, for the temporary etcd's watchdog during a delta restore
  *   /usr/lib/x86_64-linux-gnu     exactly the shared libraries the binaries above load, found
  *                                 with trixie's own dynamic loader (`ld.so --list`)

@@ -12,12 +12,13 @@
  * loaded; on a fixed schedule they cost a 320 MiB snapshot about 0.3 s of CPU), so the ceiling
  * decides, not the byte count. When a full collection cannot bring RSS under the ceiling (the
  * live set is simply larger), the ceiling moves up to the new floor plus a margin, so the
- * releaser never collects in a loop. It needs V8's `gc` function: bin/run.js's shebang exposes it,
- * and {@link collector} obtains it at run time otherwise, so the bound holds however steward is
+ * releaser never collects in a loop. It needs V8's `gc` function, which {@link collector} obtains
+ * at run time (bin/run.js passes no V8 flags), so the bound holds however steward is
  * started (`node bin/run.js` peaked at 182–187 MiB on a 471 MiB snapshot without it, 127 MiB
  * with it, docs/benchmarks.md). Only if the runtime refuses does the releaser do nothing.
  */
-import { setFlagsFromString } from 'node:v8'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 let pretenuringOff = false
@@ -41,6 +42,54 @@ function avoidPretenuring(): void {
 }
 
 /**
+ * Size in bytes of V8's young generation ("new space", both semi-spaces) past which it may not
+ * grow: 8 MiB, what `--max-semi-space-size=4` gives. Node's default lets it grow to 128 MiB on
+ * this 24 GiB machine (its limit scales with the heap limit), and a long stream, whose buffers
+ * survive a collection or two, grows it step by step: 16–32 MiB of it was committed at the peak
+ * of a gzip S3 upload under `node bin/run.js` (docs/benchmarks.md).
+ */
+export const YOUNG_GENERATION_CAP_BYTES = 8 * 1024 * 1024
+
+/** The cap in force (bytes), once {@link capYoungGeneration} ran; `undefined` before. */
+let youngGenerationCap: number | undefined
+/** Whether the young generation reached the cap and its growth is frozen. */
+let youngGenerationFrozen = false
+
+/** Freezes the young generation's growth if it reached the cap; returns whether it is frozen. */
+function freezeYoungGenerationIfFull(): boolean {
+  if (youngGenerationFrozen || youngGenerationCap === undefined) return youngGenerationFrozen
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0
+  if (newSpace < youngGenerationCap) return false
+  youngGenerationFrozen = true
+  try {
+    setFlagsFromString('--semi-space-growth-factor=1')
+  } catch {
+    // an embedder that refuses flags keeps V8's growth
+  }
+  return true
+}
+
+/**
+ * Stops V8's young generation from growing once it reached `capBytes` (once per process; the
+ * same whichever way steward was started). V8 reads its maximum young-generation size only at
+ * start-up (`--max-semi-space-size`, which a shebang can pass but `node bin/run.js` cannot), but
+ * reads `--semi-space-growth-factor` each time it grows the young generation, so a factor of 1
+ * set at run time freezes it at its current size. The size is checked after collections: by a
+ * `gc` performance observer, whose entries arrive a little later (after a long synchronous
+ * stretch the young generation may have doubled once or twice more), and at every tick of a
+ * {@link garbageReleaser}, right after its own collection, so a stream stops it at the cap.
+ */
+export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP_BYTES): void {
+  if (youngGenerationCap !== undefined) return
+  youngGenerationCap = capBytes
+  if (freezeYoungGenerationIfFull()) return
+  const observer = new PerformanceObserver(() => {
+    if (freezeYoungGenerationIfFull()) observer.disconnect()
+  })
+  observer.observe({ entryTypes: ['gc'] })
+}
+
+/**
  * Bytes streamed between two young-generation collections. 4 MiB rather than 8: an S3 upload of
  * a 1.6 GiB snapshot peaked at 140–146 MiB instead of 144–155 MiB (both launch styles), with
  * the same CPU time within noise (docs/benchmarks.md).
@@ -57,7 +106,7 @@ type GcFunction = (options?: { type?: 'minor' | 'major' }) => void
 let runtimeGc: GcFunction | null | undefined
 
 /**
- * V8's `gc` function: the global one when Node runs with `--expose-gc` (bin/run.js's shebang),
+ * V8's `gc` function: the global one when Node runs with `--expose-gc`,
  * otherwise obtained by turning `--expose-gc` on at run time and reading `gc` from a fresh vm
  * context, which V8 sets up with the flag now on. Works however steward is started
  * (`node bin/run.js`, another entrypoint); `undefined` if the runtime refuses.
@@ -99,6 +148,7 @@ export function garbageReleaser(options: ReleaserOptions = {}): (totalBytes: num
   return (totalBytes) => {
     if (totalBytes < next) return
     next = totalBytes + minorEvery
+    if (!youngGenerationFrozen) freezeYoungGenerationIfFull()
     if (process.memoryUsage.rss() <= ceiling) {
       gc({ type: 'minor' })
       return

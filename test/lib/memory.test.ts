@@ -53,4 +53,36 @@ test('a full collection above the ceiling; the ceiling then moves above the floo
   })
 })
 
+test('capYoungGeneration: a stream (garbageReleaser ticks) keeps the young generation at the cap, set at run time', () => {
+  // Each child streams: it allocates objects, a third of which survive a collection or two (which
+  // makes V8 grow its young generation; Node's default lets it reach tens of MiB), and calls the
+  // releaser with the running byte count, as the snapshot and upload streams do.
+  const run = (cap: boolean): number => {
+    const script = `
+      import { getHeapSpaceStatistics } from 'node:v8'
+      import { capYoungGeneration, garbageReleaser } from ${JSON.stringify(new URL('../../src/lib/memory.ts', import.meta.url).href)}
+      if (${cap}) capYoungGeneration(2 * 1024 * 1024)
+      const release = garbageReleaser({ minorEveryBytes: 1 })
+      const keep = []
+      for (let round = 1; round <= 400; round++) {
+        for (let i = 0; i < 10000; i++) {
+          const o = { a: i, b: 'x' + i }
+          if (i % 3 === 0) keep.push(o)
+          if (keep.length > 200000) keep.length = 0
+        }
+        release(round)
+      }
+      process.stdout.write(String(getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size))
+    `
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    assert.is(child.status, 0, child.stderr)
+    return Number(child.stdout)
+  }
+  const MiB = 1024 * 1024
+  const uncapped = run(false)
+  assert.ok(uncapped > 8 * MiB, `without the cap the young generation grew to ${uncapped / MiB} MiB (the case the cap is for)`)
+  const capped = run(true)
+  assert.ok(capped <= 4 * MiB, `capped at 2 MiB, the young generation is ${capped / MiB} MiB`)
+})
+
 test.run()

@@ -5,7 +5,7 @@ import { abortOnSignals } from '../../lib/cli/signals.ts'
 import { parseDuration } from '../../lib/config/duration.ts'
 import { resolveCompression, resolveCompressionTuning } from '../../lib/config/resolve.ts'
 import { openBackupStore, openEtcd, using } from '../../lib/context.ts'
-import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from '../../lib/delta/snapshotter.ts'
+import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from '../../lib/delta/defaults.ts'
 import { logger } from '../../lib/log.ts'
 import { checkSnapshotRequest, describeSnapshotEvent, describeSnapshotResult, takeSnapshot, type SnapshotResult } from '../../lib/snapshot/take.ts'
 

@@ -2,7 +2,8 @@
  * Progress of long byte-moving work: a cli-progress bar on an interactive terminal, otherwise
  * a structured log line at most every 5 seconds. Silent under `--json` on a terminal.
  */
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type cliProgressModule from 'cli-progress'
 import type { Logger } from 'pino'
 import { logger } from '../log.ts'
 
@@ -48,9 +49,13 @@ export function createProgress(label: string, options: ProgressOptions): Progres
  * A bar when the total is known at the first update; otherwise (an etcd snapshot stream, a
  * compressed object) a running count without bar or percentage, which could only claim 100%.
  */
+/** cli-progress, loaded on first use: only a terminal draws a bar, so other runs skip loading it (~2 ms). */
+const requireModule = createRequire(import.meta.url)
+
 function barProgress(label: string, stream: NodeJS.WritableStream, now: () => number): ProgressReporter {
+  const cliProgress = requireModule('cli-progress') as typeof cliProgressModule
   const started = now()
-  let bar: cliProgress.SingleBar | undefined
+  let bar: cliProgressModule.SingleBar | undefined
   let knownTotal = false
   return {
     update(bytes, totalBytes) {

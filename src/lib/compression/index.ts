@@ -25,7 +25,7 @@ import { StewardError } from '../errors.ts'
 import type { CompressionSuffix } from '../snapshot/name.ts'
 import { relabelErrors } from './corrupt.ts'
 import { createLzwDecoder, createLzwEncoder } from './lzw.ts'
-import { DEFAULT_COMPRESSION_LEVEL, ParallelDeflate } from './parallel.ts'
+import { DEFAULT_COMPRESSION_LEVEL, ParallelDeflate, defaultCompressionWorkers, parallelDeflateHeldBytes } from './parallel.ts'
 import { createZstdDecoder, createZstdEncoder } from './zstd.ts'
 
 export const COMPRESSION_POLICIES = ['gzip', 'zlib', 'lzw', 'zstd', 'none'] as const
@@ -112,6 +112,16 @@ export function createCompressor(policy: CompressionPolicy, tuning: CompressionT
 export function createSnapshotCompressor(policy: CompressionPolicy, tuning: CompressionTuning = {}): Transform {
   if (policy !== 'gzip' && policy !== 'zlib') return createCompressor(policy, tuning)
   return new ParallelDeflate(policy, { ...(tuning.level === undefined ? {} : { level: tuning.level }), ...(tuning.workers === undefined ? {} : { workers: tuning.workers }) })
+}
+
+/**
+ * Bytes of buffers the compressor of {@link createSnapshotCompressor} holds at most: for gzip
+ * and zlib the blocks in flight ({@link parallelDeflateHeldBytes}, 11 MiB with 2 workers); 0 for
+ * the serial codecs, whose few hundred KiB of state are not counted.
+ */
+export function snapshotCompressorHeldBytes(policy: CompressionPolicy, tuning: CompressionTuning = {}): number {
+  if (policy !== 'gzip' && policy !== 'zlib') return 0
+  return parallelDeflateHeldBytes(tuning.workers ?? defaultCompressionWorkers())
 }
 
 /**

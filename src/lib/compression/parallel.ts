@@ -34,6 +34,18 @@ export interface ParallelDeflateOptions {
   readonly blockBytes?: number
 }
 
+/**
+ * The most bytes of buffers a {@link ParallelDeflate} holds at once, for `workers` threads and
+ * `blockBytes` blocks: up to `2 × workers` blocks held (each with its 1-block input, and once
+ * compressed its output, at most about a block for incompressible data), the block being
+ * filled, and up to `workers` spare input buffers kept for reuse: `(5 × workers + 1) × blockBytes`
+ * (11 MiB for 2 workers). Callers that share one memory budget with it (the upload's part
+ * buffers, full.ts) subtract this.
+ */
+export function parallelDeflateHeldBytes(workers: number, blockBytes: number = PARALLEL_BLOCK_BYTES): number {
+  return (5 * Math.max(1, workers) + 1) * blockBytes
+}
+
 /** The default for `--compression-workers`: the cores this process may use. */
 export function defaultCompressionWorkers(): number {
   return Math.max(1, availableParallelism())

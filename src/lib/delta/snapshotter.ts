@@ -15,15 +15,13 @@ import { StewardError, isStewardError, messageOf } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore } from '../snapshot/backup-store.ts'
 import { takeFullSnapshot, type FullSnapshotResult } from '../snapshot/full.ts'
+import { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from './defaults.ts'
 import { DeltaRecorder, PendingDelta, byRevision, type CutTrigger, type StoredDelta } from './recorder.ts'
 import { RevisionWatch, WatchCompactedError } from './watcher.ts'
 
 export type { StoredDelta } from './recorder.ts'
 
-/** etcd-backup-restore's `--delta-snapshot-memory-limit` default, bytes (10 MiB). */
-export const DEFAULT_DELTA_MEMORY_LIMIT_BYTES = 10 * 1024 * 1024
-/** etcd-backup-restore's `--delta-snapshot-period` default, seconds. */
-export const DEFAULT_DELTA_PERIOD_SECONDS = 20
+export { DEFAULT_DELTA_MEMORY_LIMIT_BYTES, DEFAULT_DELTA_PERIOD_SECONDS } from './defaults.ts'
 
 export interface DeltaSnapshotOptions {
   readonly compression: CompressionPolicy

@@ -8,7 +8,7 @@
  * leaving a gap, and restore skips the overlap.
  */
 import { pipeline } from 'node:stream/promises'
-import { createSnapshotCompressor, suffixForPolicy, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
+import { createSnapshotCompressor, snapshotCompressorHeldBytes, suffixForPolicy, type CompressionPolicy, type CompressionTuning } from '../compression/index.ts'
 import { StewardError, isStewardError } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore, StoredSnapshot } from './backup-store.ts'
@@ -94,7 +94,9 @@ export async function takeFullSnapshot(etcd: EtcdClient, store: BackupStore, opt
   // stage: each stream stage costs per chunk, and a snapshot is about 100,000 chunks per GiB.
   const verifier = new FullSnapshotVerifier({ source: `the snapshot stream from ${endpoint}`, onBytes: options.onProgress ?? (() => undefined) })
   const compressor = options.compression === 'none' ? undefined : createSnapshotCompressor(options.compression, options.tuning)
-  const upload = store.snapstore.put(key, compressor ?? verifier, options.signal ? { signal: options.signal } : {})
+  // One buffer budget for the pipeline: the compressor's blocks come out of the upload's part buffers.
+  const heldElsewhereBytes = compressor ? snapshotCompressorHeldBytes(options.compression, options.tuning) : 0
+  const upload = store.snapstore.put(key, compressor ?? verifier, { heldElsewhereBytes, ...(options.signal ? { signal: options.signal } : {}) })
   upload.catch(() => stopStream.abort())
   try {
     const [, info] = await Promise.all([

@@ -5,13 +5,9 @@
  */
 import { formatBytes, plural } from '../format.ts'
 import type { CompressionPolicy, CompressionTuning } from '../compression/index.ts'
-import {
-  runDeltaSnapshots,
-  takeDeltaSnapshot,
-  type ContinuousDeltaResult,
-  type DeltaSnapshotResult,
-  type SnapshotEvent,
-} from '../delta/snapshotter.ts'
+// The delta snapshotter (watch, recorder) is loaded only for --kind delta and --watch: a full
+// snapshot's start-up does not pay for it (about 5 ms, docs/benchmarks.md "Launch styles").
+import type { ContinuousDeltaResult, DeltaSnapshotResult, SnapshotEvent } from '../delta/snapshotter.ts'
 import { StewardError } from '../errors.ts'
 import type { EtcdClient } from '../etcd/client.ts'
 import type { BackupStore } from './backup-store.ts'
@@ -71,7 +67,8 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
   const { compression, memoryLimitBytes, signal } = request
   const tuning = request.tuning ? { tuning: request.tuning } : {}
   switch (request.mode) {
-    case 'watch':
+    case 'watch': {
+      const { runDeltaSnapshots } = await import('../delta/snapshotter.ts')
       return runDeltaSnapshots(etcd, store, {
         compression,
         memoryLimitBytes,
@@ -79,8 +76,11 @@ export async function takeSnapshot(etcd: EtcdClient, store: BackupStore, request
         ...(signal ? { signal } : {}),
         ...(request.onEvent ? { onEvent: request.onEvent } : {}),
       })
-    case 'delta':
+    }
+    case 'delta': {
+      const { takeDeltaSnapshot } = await import('../delta/snapshotter.ts')
       return takeDeltaSnapshot(etcd, store, { compression, memoryLimitBytes, ...(signal ? { signal } : {}) })
+    }
     case 'full':
       return takeFullSnapshot(etcd, store, {
         compression,

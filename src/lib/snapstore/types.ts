@@ -43,6 +43,13 @@ export interface OperationOptions {
 export interface PutOptions extends OperationOptions {
   /** Size in bytes when known in advance (lets drivers pick part sizes); `undefined` when streaming. */
   readonly sizeBytes?: number
+  /**
+   * Bytes of buffers that other stages of the caller's pipeline hold at most (a parallel
+   * compressor's blocks). Multipart drivers keep that much less in part buffers, so the whole
+   * pipeline stays within their `parts in flight × part size` (5 × 5 MiB by default): they
+   * send `ceil(bytes / part size)` fewer parts at once, never fewer than 2. [0]
+   */
+  readonly heldElsewhereBytes?: number
 }
 
 export interface Snapstore {

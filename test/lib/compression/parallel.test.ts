@@ -12,8 +12,8 @@ import { gunzipSync, inflateSync } from 'node:zlib'
 import type { Transform } from 'node:stream'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { checkCompressionTuning, createDecompressor, createSnapshotCompressor } from '../../../src/lib/compression/index.ts'
-import { ParallelDeflate, adler32 } from '../../../src/lib/compression/parallel.ts'
+import { checkCompressionTuning, createDecompressor, createSnapshotCompressor, snapshotCompressorHeldBytes } from '../../../src/lib/compression/index.ts'
+import { ParallelDeflate, adler32, parallelDeflateHeldBytes } from '../../../src/lib/compression/parallel.ts'
 import { isStewardError } from '../../../src/lib/errors.ts'
 import { through as throughAll } from './through.ts'
 
@@ -110,6 +110,16 @@ test('holds a bounded number of blocks: upstream waits while nobody reads', asyn
   // Held blocks + one batch pushed to the (unread) readable side + the one being written.
   assert.ok(accepted <= 4 * workers + 1, `accepted ${accepted} of 20 blocks without a reader`)
   stream.destroy()
+})
+
+test('the held-bytes bound: (5 × workers + 1) blocks for gzip and zlib, nothing counted for the serial codecs', () => {
+  const MiB = 1024 * 1024
+  assert.is(parallelDeflateHeldBytes(2), 11 * MiB)
+  assert.is(parallelDeflateHeldBytes(1, 1000), 6000)
+  assert.is(snapshotCompressorHeldBytes('gzip', { workers: 2 }), 11 * MiB)
+  assert.is(snapshotCompressorHeldBytes('zlib', { workers: 4 }), 21 * MiB)
+  assert.is(snapshotCompressorHeldBytes('zstd'), 0)
+  assert.is(snapshotCompressorHeldBytes('none'), 0)
 })
 
 test('createSnapshotCompressor uses blocks for gzip and zlib, the serial codecs otherwise', async () => {

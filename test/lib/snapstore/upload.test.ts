@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { uploadParts, type PartSink, type UploadPartsOptions } from '../../../src/lib/snapstore/drivers/_shared/upload.ts'
+import { partsInFlight, uploadParts, type PartSink, type UploadPartsOptions } from '../../../src/lib/snapstore/drivers/_shared/upload.ts'
 
 const test = suite('upload part pool')
 
@@ -219,5 +219,32 @@ for (const size of [0, 1, PART - 1, PART]) {
     assert.is(stops, 0)
   })
 }
+
+test('partsInFlight: other stages\' bytes come out of the part buffers, never below 2 parts (or the configured count)', () => {
+  const MiB = 1024 * 1024
+  assert.is(partsInFlight(5, 5 * MiB), 5)
+  assert.is(partsInFlight(5, 5 * MiB, 0), 5)
+  // 2 compression workers hold at most 11 MiB: 3 parts of 5 MiB fewer
+  assert.is(partsInFlight(5, 5 * MiB, 11 * MiB), 2)
+  assert.is(partsInFlight(5, 5 * MiB, 10 * MiB), 3)
+  assert.is(partsInFlight(10, 5 * MiB, 11 * MiB), 7)
+  assert.is(partsInFlight(5, 5 * MiB, 100 * MiB), 2)
+  assert.is(partsInFlight(1, 5 * MiB, 11 * MiB), 1)
+})
+
+test('heldElsewhereBytes lowers the parts in flight and the buffers allocated', async () => {
+  const data = randomBytes(PART * 8 + 3)
+  const fake = fakeSink()
+  // 5 configured, 2.5 parts' worth held elsewhere: 3 fewer, so 2
+  const upload = start(bodyOf(data), { ...options(5), heldElsewhereBytes: PART * 2.5 }, fake.sink)
+  while (upload.outcome === undefined) {
+    await idle()
+    assert.ok(fake.pending.length <= 2, `${fake.pending.length} parts in flight`)
+    fake.pending[0]?.resolve()
+  }
+  assert.equal(await upload.done, { ok: true, size: data.length })
+  assert.is(fake.maxInFlight, 2)
+  assert.ok(fake.buffers.size <= 2, `${fake.buffers.size} distinct buffers`)
+})
 
 test.run()

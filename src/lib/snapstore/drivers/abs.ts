@@ -145,7 +145,7 @@ const absSnapstore: SnapstoreFactory<AbsSnapstoreOptions> = (input) => {
         // A failed block lets the blocks in flight finish rather than cutting them off: a cut
         // request may still be stored by the server after the cleanup ran, leaving a staged
         // block behind. The caller's abort still cuts them (guardedPut aborts `stop`).
-        const size = await uploadParts(body, { partSize: blockSize, parallel, maxParts: MAX_BLOCKS, component: COMPONENT, partName: 'blocks', stopOthers: () => undefined }, blockSink(blob, attempt, cleanup))
+        const size = await uploadParts(body, { partSize: blockSize, parallel, heldElsewhereBytes: op.heldElsewhereBytes, maxParts: MAX_BLOCKS, component: COMPONENT, partName: 'blocks', stopOthers: () => undefined }, blockSink(blob, attempt, cleanup))
         if (signal?.aborted) throw aborted(`upload of ${key}`)
         return size
       })

@@ -6,7 +6,8 @@
  *
  * - `put` streams the body as a multipart upload (`./_shared/upload.ts`): parts of `partSize`
  *   bytes read into `queueSize` reusable buffers, `queueSize` in flight, so memory stays at
- *   `partSize × queueSize`. A body that fits in one part goes up in a single PutObject.
+ *   `partSize × queueSize` (fewer parts when the caller's pipeline holds buffers of its own,
+ *   `PutOptions.heldElsewhereBytes`). A body that fits in one part goes up in a single PutObject.
  *   When the body fails, the put is aborted, or a part fails for good, the multipart upload is
  *   aborted (AbortMultipartUpload) before `put` rejects: no object appears and no parts are
  *   left behind.
@@ -146,7 +147,7 @@ const s3Snapstore: SnapstoreFactory<S3SnapstoreOptions> = (input) => {
         const [s3, api] = await open()
         const sink = multipartSink(s3, api, { Bucket: bucket, Key: key, ...sse }, stop.signal)
         const partSize = partSizeFor(options.partSize, op.sizeBytes, MAX_PARTS)
-        return uploadParts(body, { partSize, parallel: options.queueSize, maxParts: MAX_PARTS, component, partName: 'parts', stopOthers: () => stop.abort() }, sink)
+        return uploadParts(body, { partSize, parallel: options.queueSize, heldElsewhereBytes: op.heldElsewhereBytes, maxParts: MAX_PARTS, component, partName: 'parts', stopOthers: () => stop.abort() }, sink)
       })
       return { key, sizeBytes, lastModified: new Date() }
     },

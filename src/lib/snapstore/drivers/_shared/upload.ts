@@ -30,8 +30,10 @@ export interface PartSink {
 /** Options of {@link uploadParts}. */
 export interface UploadPartsOptions {
   readonly partSize: number
-  /** Parts in flight at most. */
+  /** Parts in flight at most (before {@link UploadPartsOptions.heldElsewhereBytes} lowers it). */
   readonly parallel: number
+  /** Bytes other stages of the pipeline hold (PutOptions.heldElsewhereBytes); see {@link partsInFlight}. [0] */
+  readonly heldElsewhereBytes?: number | undefined
   /** The backend's limit on parts per upload. */
   readonly maxParts: number
   /** For the too-many-parts error. */
@@ -47,9 +49,23 @@ export function partSizeFor(partSize: number, sizeBytes: number | undefined, max
   return sizeBytes === undefined ? partSize : Math.max(partSize, Math.ceil(sizeBytes / maxParts))
 }
 
+/**
+ * Parts in flight for an upload whose pipeline also holds `heldElsewhereBytes` in other stages:
+ * `parallel` less `ceil(heldElsewhereBytes / partSize)`, at least 2 (one part uploading while the
+ * next fills) unless `parallel` is smaller. The part buffers and the other stages then share the
+ * `parallel × partSize` bytes the upload is configured for. Measured: a gzip S3 upload (2
+ * compression workers, 11 MiB held, so 2 parts of 5 MiB instead of 5) peaked at 15 MiB less
+ * RSS (docs/benchmarks.md, "S3 upload with gzip: one buffer budget").
+ */
+export function partsInFlight(parallel: number, partSize: number, heldElsewhereBytes = 0): number {
+  if (heldElsewhereBytes <= 0) return parallel
+  return Math.min(parallel, Math.max(2, parallel - Math.ceil(heldElsewhereBytes / partSize)))
+}
+
 /** Uploads `body` through `sink` (see the module comment); returns the byte count. */
 export async function uploadParts(body: Readable, options: UploadPartsOptions, sink: PartSink): Promise<number> {
-  const { partSize, parallel } = options
+  const { partSize } = options
+  const parallel = partsInFlight(options.parallel, partSize, options.heldElsewhereBytes)
   const reader = byteReader(body as AsyncIterable<Buffer | string>)
   const free: Buffer[] = []
   const acquire = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(partSize)
