@@ -54,6 +54,11 @@ test('renewals: one heartbeat after start, Leader then Member, none while etcd d
   assert.is(first.spec.holderIdentity, '91bc3c398fb3c146:2a:Leader') // cluster ID 42 (FakeEtcd) = 0x2a
   assert.is(first.spec.renewTime, '2026-01-01T00:00:10.000000Z')
   assert.is(first.metadata.annotations?.['member.etcd.gardener.cloud/tls-enabled'], 'true', 'the ConfigMap\'s peer URLs are https')
+  // The server records the write before its answer reaches the component: let the run finish,
+  // else the next tick finds it still running and the scheduler skips it (no overlap).
+  const memberLease = rig.runtime.components.find((c) => c.name === 'member-lease')
+  await until('the first renewal run to finish', () => memberLease?.health?.()?.ok === true)
+  await flush()
 
   rig.etcd.fail()
   const calls = rig.etcd.statusCalls
