@@ -498,8 +498,9 @@ async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], b
   await etcdutlRestore(restoreFrom, restored, options.member, skipHash, options.signal, source)
   if (restoreFrom !== base.snapshotPath) await rm(restoreFrom, { force: true })
   const reached = await readBboltRevision(join(restored, 'member', 'snap', 'db'))
-  if (reached.revision !== outcome.revision || reached.compactedRevision !== (outcome.compactedRevision ?? 0)) {
-    throw new StewardError('TOOL_FAILED', 'restore', `the restored database is at revision ${reached.revision} (compacted at ${reached.compactedRevision}), the deltas applied reach ${outcome.revision} (compacted at ${outcome.compactedRevision ?? 0})`, {
+  // A full snapshot of a compacted etcd carries its own compaction; only the lean step's is checked.
+  if (reached.revision !== outcome.revision || (outcome.compactedRevision !== undefined && reached.compactedRevision !== outcome.compactedRevision)) {
+    throw new StewardError('TOOL_FAILED', 'restore', `the restored database is at revision ${reached.revision} (compacted at ${reached.compactedRevision}), the deltas applied reach ${outcome.revision} (compacted at ${outcome.compactedRevision ?? 'none'})`, {
       details: { expected: outcome.revision, actual: reached.revision, expectedCompaction: outcome.compactedRevision ?? 0, actualCompaction: reached.compactedRevision },
     })
   }
