@@ -22,6 +22,8 @@ import { restoreFullSnapshot, type RestoreOptions } from '../../src/lib/restore/
 import { BackupStore } from '../../src/lib/snapshot/backup-store.ts'
 import { takeFullSnapshot } from '../../src/lib/snapshot/full.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
+import { resolveServeOptions } from '../../src/lib/serve/resolve.ts'
+import { runSteward } from '../harness/cli.ts'
 import { testClient } from '../harness/data.ts'
 import { withEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
@@ -216,6 +218,20 @@ test('a member of a 3-member cluster: compacted, member and cluster IDs of the r
   const full = await ids(join(src.dir, 'm-full.etcd'), true)
   assert.equal(lean, full)
   assert.is(lean.members.length, 1)
+})
+
+test('CLI: `steward restore --json` reports compactedRevision; --keep-delta-history (and =false) as the flag says; serve and bootstrap resolve it', async () => {
+  const src = source!
+  const run = async (label: string, extra: string[]) => {
+    const result = await runSteward(['restore', '--store', `file://${join(src.dir, 'store')}`, '--store-prefix', 'etcd-main', '--data-dir', join(src.dir, `cli-${label}.etcd`), '--json', ...extra])
+    assert.is(result.code, 0, result.stderr)
+    return (result.json as { compactedRevision?: number }).compactedRevision
+  }
+  assert.is(await run('default', []), src.deltaEnds[19])
+  assert.is(await run('keep', ['--keep-delta-history']), undefined)
+  assert.is(await run('keep-false', ['--keep-delta-history=false']), src.deltaEnds[19])
+  const serve = (flags: Record<string, unknown>) => resolveServeOptions({ 'storage-provider': 'Local', 'store-container': join(src.dir, 'store'), 'data-dir': join(src.dir, 'serve.etcd'), ...flags }, {}, {}).keepDeltaHistory
+  assert.equal([serve({}), serve({ 'keep-delta-history': true })], [false, true])
 })
 
 test.run()
