@@ -432,7 +432,7 @@ async function prepareSnapshotFile(store: BackupStore, full: StoredSnapshot, wor
 /**
  * Direct apply, step 2 (docs/restore.md, "Applying deltas"): merges the snapshot file and the
  * delta chain after it into `merged.db` in the work dir (`direct-apply.ts`); after 10 or more
- * applied deltas compacts its history where etcd-backup-restore would (`lean-history.ts`,
+ * applied deltas compacts and defragments its history where etcd-backup-restore would (`lean-history.ts`,
  * docs/restore.md "Compacted history") unless `keepDeltaHistory`; restores the result with
  * `etcdutl snapshot restore` and the real member config (its SHA-256 trailer checked by
  * etcdutl), and checks that the restored database holds the last applied revision. Without
@@ -493,9 +493,7 @@ async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], b
       outcome = { ...outcome, compactedRevision: lean.lastPoint }
     }
   }
-  // A file etcdutl wrote (the lean step's db) has no trailer; the merged file and a snapshot do.
-  const skipHash = restoreFrom === base.snapshotPath || outcome.compactedRevision !== undefined
-  await etcdutlRestore(restoreFrom, restored, options.member, skipHash, options.signal, source)
+  await etcdutlRestore(restoreFrom, restored, options.member, restoreFrom === base.snapshotPath, options.signal, source)
   if (restoreFrom !== base.snapshotPath) await rm(restoreFrom, { force: true })
   const reached = await readBboltRevision(join(restored, 'member', 'snap', 'db'))
   // A full snapshot of a compacted etcd carries its own compaction; only the lean step's is checked.
