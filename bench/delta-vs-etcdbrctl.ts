@@ -28,12 +28,13 @@
  *    ceiling run); the ceiling; then `steward restore` (the bin, as users launch it) and
  *    `etcdbrctl restore` in alternating order. Each result is started in a real etcd and must
  *    have the source's revision and hash. Wall and peak RSS (VmHWM) of each process; steward's
- *    children (etcdutl; the temporary etcd with --delta-apply etcd) are found in /proc by its work dir.
+ *    children (etcdutl; the temporary etcd of the lean step, or of --delta-apply etcd) are found in
+ *    /proc by its work dir; the restored db file sizes are recorded.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -105,8 +106,12 @@ interface Round {
   ceilingSeconds: number
   /** `steward restore` (default: --delta-apply direct). */
   steward: Measurement
-  /** Peak RSS of the etcdutl that steward ran (restoring the merged file). */
+  /** Peak RSS of the etcdutl that steward ran (restoring the merged file; twice with the lean step). */
   etcdutlPeakBytes: number
+  /** Peak RSS of the temporary etcd of the direct apply's lean step (compaction + defragmentation); 0 when it did not run. */
+  leanEtcdPeakBytes: number
+  /** Size of `member/snap/db` of each restore, in bytes. */
+  dbBytes: { steward: number; etcdbr: number; stewardEtcd?: number }
   /** With --with-etcd-apply: `steward restore --delta-apply etcd` and its temporary etcd's peak. */
   stewardEtcd?: Measurement
   tempEtcdPeakBytes: number
@@ -321,6 +326,8 @@ async function runRound(round: number, info: SourceInfo): Promise<Round> {
     let stewardEtcd: Measurement | undefined
     let tempEtcdPeakBytes = 0
     let etcdutlPeakBytes = 0
+    let leanEtcdPeakBytes = 0
+    const dbBytes: Round['dbBytes'] = { steward: 0, etcdbr: 0 }
     let etcdbr: Measurement | undefined
     const tools = stewardFirst ? ['steward', 'etcdbrctl'] : ['etcdbrctl', 'steward']
     if (WITH_ETCD_APPLY) tools.push('steward-etcd')
@@ -328,7 +335,11 @@ async function runRound(round: number, info: SourceInfo): Promise<Round> {
       const target = join(dir, `${tool}.etcd`)
       if (tool === 'steward') {
         const etcdutl = watchEtcdByCmdline(join(dir, '.steward.etcd.steward-restore-'), 'etcdutl')
-        steward = await measure(STEWARD_BIN, ['restore', ...storeFlags, '--data-dir', target], quiet()).finally(() => (etcdutlPeakBytes = etcdutl.stop().peakRssBytes))
+        const lean = watchEtcdByCmdline(join(dir, '.steward.etcd.steward-restore-'))
+        steward = await measure(STEWARD_BIN, ['restore', ...storeFlags, '--data-dir', target], quiet()).finally(() => {
+          etcdutlPeakBytes = etcdutl.stop().peakRssBytes
+          leanEtcdPeakBytes = lean.stop().peakRssBytes
+        })
       } else if (tool === 'steward-etcd') {
         const temp = watchEtcdByCmdline(join(dir, '.steward-etcd.etcd.steward-restore-'))
         stewardEtcd = await measure(STEWARD_BIN, ['restore', ...storeFlags, '--data-dir', target, '--delta-apply', 'etcd'], quiet()).finally(() => (tempEtcdPeakBytes = temp.stop().peakRssBytes))
@@ -337,10 +348,14 @@ async function runRound(round: number, info: SourceInfo): Promise<Round> {
         // Local store: etcdbrctl reads $HOME/<container>/<prefix>/v2/.
         etcdbr = await measure(ETCDBRCTL, ['restore', '--storage-provider', 'Local', '--store-container', CONTAINER, '--store-prefix', PREFIX, '--data-dir', target, '--restoration-temp-snapshots-dir', join(dir, 'etcdbr-restore.tmp'), '--snapstore-temp-directory', join(dir, 'etcdbr-tmp')], { ...process.env, HOME: work })
       }
+      const size = (await stat(join(target, 'member', 'snap', 'db'))).size
+      if (tool === 'steward') dbBytes.steward = size
+      else if (tool === 'steward-etcd') dbBytes.stewardEtcd = size
+      else dbBytes.etcdbr = size
       await verify(target, info, tool)
       await rm(target, { recursive: true, force: true })
     }
-    return { stewardFull, ceilingSeconds, steward: steward!, etcdutlPeakBytes, ...(stewardEtcd ? { stewardEtcd } : {}), tempEtcdPeakBytes, etcdbr: etcdbr!, stewardFirst }
+    return { stewardFull, ceilingSeconds, steward: steward!, etcdutlPeakBytes, leanEtcdPeakBytes, dbBytes, ...(stewardEtcd ? { stewardEtcd } : {}), tempEtcdPeakBytes, etcdbr: etcdbr!, stewardFirst }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -367,7 +382,8 @@ async function report(info: SourceInfo, rounds: readonly Round[]): Promise<void>
   const etcdutlPeak = Math.max(...rounds.map((r) => r.etcdutlPeakBytes))
   const etcdbrPeak = Math.max(...rounds.map((r) => r.etcdbr.peakRssBytes))
   const etcdbrLowest = Math.min(...rounds.map((r) => r.etcdbr.peakRssBytes))
-  const largestChild = Math.max(...rounds.map((r) => Math.max(r.steward.peakRssBytes, r.etcdutlPeakBytes)))
+  const leanPeak = Math.max(...rounds.map((r) => r.leanEtcdPeakBytes))
+  const largestChild = Math.max(...rounds.map((r) => Math.max(r.steward.peakRssBytes, r.etcdutlPeakBytes, r.leanEtcdPeakBytes)))
   const ratio = median(ratios)
   const yes = (ok: boolean) => (ok ? '**met**' : '**not met**')
   const load = loadSamples.length > 0 ? `${median(loadSamples).toFixed(1)} median (${Math.min(...loadSamples).toFixed(1)}–${Math.max(...loadSamples).toFixed(1)})` : 'n/a'
@@ -379,15 +395,15 @@ async function report(info: SourceInfo, rounds: readonly Round[]): Promise<void>
 - Command: \`${commandLine}\`
 - Data: ${info.keys - 0} keys at the end; full snapshot of ${KEYS} keys × ${VALUE_BYTES} B "mixed" values (⅓ random, ⅓ JSON-like text, ⅓ half random/half zeros), dbSize ${mib(info.dbSizeBytes)} MiB, stored ${mib(info.fullStoredBytes)} MiB (gzip); then ${REVISIONS} single-key revisions written with ${IN_FLIGHT} in flight (30 % new keys, 50 % overwrites, 20 % deletes) in ${info.writeSeconds.toFixed(1)} s while \`steward snapshot --watch --delta-snapshot-period ${values['delta-period']} --compression gzip\` cut ${info.deltas} deltas (${mib(info.deltaStoredBytes)} MiB stored). Source at the end: revision ${info.revision}. Store built ${info.builtAt}.
 - Correctness: every restore below (steward's${withEtcd ? ' in both modes' : ''} and etcdbrctl's, every round) was started in etcd and had the source's revision and the same SHA-256 over every key's key, value, create_revision, mod_revision and version.
-- Tools: steward launched as \`bin/run.js restore --storage-provider Local …\` (default \`--delta-apply direct\`: the deltas merged into a new bbolt file, restored by etcdutl)${withEtcd ? '; `--delta-apply etcd` = the temporary-etcd replay (waves of up to 32 guarded transactions)' : ''}; etcdbrctl = \`${ETCDBRCTL}\` (v0.42.0 + fsync-off patch, see /work/shared/tools/README.md), \`HOME=… etcdbrctl restore --storage-provider Local --store-container … --store-prefix … --data-dir … --restoration-temp-snapshots-dir … --snapstore-temp-directory …\`.
+- Tools: steward launched as \`bin/run.js restore --storage-provider Local …\` (default \`--delta-apply direct\`: the deltas merged into a new bbolt file; with 10 or more deltas its history compacted at etcdbrctl's point and defragmented by a temporary etcd on a staging restore (the "lean step"); restored by etcdutl)${withEtcd ? '; `--delta-apply etcd` = the temporary-etcd replay (waves of up to 32 guarded transactions)' : ''}; etcdbrctl = \`${ETCDBRCTL}\` (v0.42.0 + fsync-off patch, see /work/shared/tools/README.md), \`HOME=… etcdbrctl restore --storage-provider Local --store-container … --store-prefix … --data-dir … --restoration-temp-snapshots-dir … --snapstore-temp-directory …\`.
 ${CEILING ? `- Ceiling (bounds only the temporary-etcd replay): an etcd3 client writing the same mix (${REVISIONS} single puts/deletes, ${IN_FLIGHT} in flight) to an etcd with the temporary etcd's flags (\`${TEMP_ETCD_ARGS.join(' ')}\`) on steward's \`--no-deltas\` restore.\n` : ''}- Machine: ${machine()}; shared with other sessions' work: 1-minute load average during the run ${load}.
 - Date: ${new Date().toISOString()}
-- ${rounds.length} rounds; within a round steward and etcdbrctl ran back to back, steward first in odd rounds${withEtcd ? ', then `--delta-apply etcd`' : ''}. Peak RSS = each process's VmHWM (maximum over rounds); steward's children (etcdutl, the temporary etcd) found in /proc by its work dir and measured separately (steward's own figure excludes them).
+- ${rounds.length} rounds; within a round steward and etcdbrctl ran back to back, steward first in odd rounds${withEtcd ? ', then `--delta-apply etcd`' : ''}. Peak RSS = each process's VmHWM (maximum over rounds); steward's children (etcdutl, the temporary etcds) found in /proc by its work dir and measured separately (steward's own figure excludes them). db = size of the restored \`member/snap/db\` file (etcd 3.5 compares this file size with \`--quota-backend-bytes\`).
 
-| round | order | steward wall (s) | etcdbrctl wall (s) | ratio | steward RSS (MiB) | its etcdutl RSS (MiB) | etcdbrctl RSS (MiB) | steward \`--no-deltas\` (s) |${withEtcd ? ' `--delta-apply etcd` wall (s) | its steward RSS (MiB) | its temp etcd RSS (MiB) |' : ''} ceiling (puts/s) |
-|---|---|---|---|---|---|---|---|---|${withEtcd ? '---|---|---|' : ''}---|
-${rounds.map((r, i) => `| ${i + 1} | ${r.stewardFirst ? 'steward first' : 'etcdbrctl first'} | ${r.steward.wallSeconds.toFixed(1)} | ${r.etcdbr.wallSeconds.toFixed(1)} | ${(r.steward.wallSeconds / r.etcdbr.wallSeconds).toFixed(2)} | ${mib(r.steward.peakRssBytes)} | ${mib(r.etcdutlPeakBytes)} | ${mib(r.etcdbr.peakRssBytes)} | ${r.stewardFull.wallSeconds.toFixed(1)} |${etcdCells(r)} ${ceilingCell(r)} |`).join('\n')}
-| **median** | | **${med((r) => r.steward.wallSeconds).toFixed(1)}** | **${med((r) => r.etcdbr.wallSeconds).toFixed(1)}** | **${ratio.toFixed(2)}** | ${mib(stewardPeak)} (max) | ${mib(etcdutlPeak)} (max) | ${mib(etcdbrPeak)} (max) | ${med((r) => r.stewardFull.wallSeconds).toFixed(1)} |${withEtcd ? ` ${med((r) => r.stewardEtcd!.wallSeconds).toFixed(1)} | ${mib(Math.max(...rounds.map((r) => r.stewardEtcd!.peakRssBytes)))} (max) | ${mib(Math.max(...rounds.map((r) => r.tempEtcdPeakBytes)))} (max) |` : ''} ${CEILING ? Math.round(REVISIONS / med((r) => r.ceilingSeconds)) : '–'} |
+| round | order | steward wall (s) | etcdbrctl wall (s) | ratio | steward RSS (MiB) | its etcdutl RSS (MiB) | its lean-step temp etcd RSS (MiB) | etcdbrctl RSS (MiB) | steward db (MiB) | etcdbrctl db (MiB) | steward \`--no-deltas\` (s) |${withEtcd ? ' `--delta-apply etcd` wall (s) | its steward RSS (MiB) | its temp etcd RSS (MiB) |' : ''} ceiling (puts/s) |
+|---|---|---|---|---|---|---|---|---|---|---|---|${withEtcd ? '---|---|---|' : ''}---|
+${rounds.map((r, i) => `| ${i + 1} | ${r.stewardFirst ? 'steward first' : 'etcdbrctl first'} | ${r.steward.wallSeconds.toFixed(1)} | ${r.etcdbr.wallSeconds.toFixed(1)} | ${(r.steward.wallSeconds / r.etcdbr.wallSeconds).toFixed(2)} | ${mib(r.steward.peakRssBytes)} | ${mib(r.etcdutlPeakBytes)} | ${mib(r.leanEtcdPeakBytes)} | ${mib(r.etcdbr.peakRssBytes)} | ${mib(r.dbBytes.steward)} | ${mib(r.dbBytes.etcdbr)} | ${r.stewardFull.wallSeconds.toFixed(1)} |${etcdCells(r)} ${ceilingCell(r)} |`).join('\n')}
+| **median** | | **${med((r) => r.steward.wallSeconds).toFixed(1)}** | **${med((r) => r.etcdbr.wallSeconds).toFixed(1)}** | **${ratio.toFixed(2)}** | ${mib(stewardPeak)} (max) | ${mib(etcdutlPeak)} (max) | ${mib(leanPeak)} (max) | ${mib(etcdbrPeak)} (max) | ${mib(Math.max(...rounds.map((r) => r.dbBytes.steward)))} (max) | ${mib(Math.max(...rounds.map((r) => r.dbBytes.etcdbr)))} (max) | ${med((r) => r.stewardFull.wallSeconds).toFixed(1)} |${withEtcd ? ` ${med((r) => r.stewardEtcd!.wallSeconds).toFixed(1)} | ${mib(Math.max(...rounds.map((r) => r.stewardEtcd!.peakRssBytes)))} (max) | ${mib(Math.max(...rounds.map((r) => r.tempEtcdPeakBytes)))} (max) |` : ''} ${CEILING ? Math.round(REVISIONS / med((r) => r.ceilingSeconds)) : '–'} |
 
 Delta phase (wall − steward's \`--no-deltas\` wall, median): ${med((r) => r.steward.wallSeconds - r.stewardFull.wallSeconds).toFixed(1)} s = ${Math.round(REVISIONS / med((r) => r.steward.wallSeconds - r.stewardFull.wallSeconds))} revisions/s${withEtcd ? `; with \`--delta-apply etcd\`: ${med((r) => r.stewardEtcd!.wallSeconds - r.stewardFull.wallSeconds).toFixed(1)} s = ${Math.round(REVISIONS / med((r) => r.stewardEtcd!.wallSeconds - r.stewardFull.wallSeconds))} revisions/s` : ''}.
 

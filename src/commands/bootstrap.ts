@@ -42,6 +42,7 @@ config's member-name-prefix), the namespace from POD_NAMESPACE. See docs/command
     'max-request-bytes': serveFlags['max-request-bytes'],
     'max-txn-ops': serveFlags['max-txn-ops'],
     'delta-apply': serveFlags['delta-apply'],
+    'keep-delta-history': serveFlags['keep-delta-history'],
     'enable-member-lease-renewal': Flags.boolean({ summary: 'Multi-member: when no member answers, count this member as a former member if its lease has a holder (what serve does with this flag).', allowNo: true, helpGroup: 'KUBERNETES' }),
     kubeconfig: serveFlags.kubeconfig,
     ...membershipTimingFlags,

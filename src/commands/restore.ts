@@ -36,6 +36,7 @@ See docs/restore.md.`
     'fallback-to-older-full': Flags.boolean({ summary: 'When the newest full snapshot is corrupt, use an older one whose delta chain is continuous.', helpGroup: 'FAILURES' }),
     'no-deltas': Flags.boolean({ summary: 'Restore the full snapshot only; do not apply deltas.' }),
     'delta-apply': Flags.string({ options: [...DELTA_APPLY_MODES], summary: 'How deltas are applied: direct (merged into a copy of the full snapshot database, the fast default) or etcd (replayed through a temporary etcd). See docs/restore.md. [default: direct]' }),
+    'keep-delta-history': Flags.boolean({ summary: 'Direct delta apply: keep every revision of the delta chain (forensics) instead of compacting at etcd-backup-restore\'s point, the last revision of the last 10th delta. See docs/restore.md.', allowNo: true }),
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),
@@ -67,6 +68,7 @@ See docs/restore.md.`
         allowPartial: flags['allow-partial'],
         fallbackToOlderFull: flags['fallback-to-older-full'],
         deltaApply: (flags['delta-apply'] ?? 'direct') as DeltaApplyMode,
+        keepDeltaHistory: flags['keep-delta-history'],
         limits: resolveTempEtcdLimits(flags),
         onProgress: (bytes, total) => progress.update(bytes, total),
         onCleanup: (message) => logger().warn(message),
@@ -80,7 +82,8 @@ See docs/restore.md.`
     const deltas = result.deltasApplied > 0 ? ` + ${plural(result.deltasApplied, 'delta')}, ${plural(result.eventsApplied, 'event')}` : ''
     const reached = `revision ${result.revision}${result.reachedTime ? `, last event at ${result.reachedTime}` : ''}`
     const why = result.end === 'complete' ? '' : ` [stopped: ${result.end}]`
-    this.log(`Restored ${result.snapshot}${deltas} into ${result.dataDir} (${reached}${why}, ${result.durationSeconds.toFixed(2)}s)`)
+    const compacted = result.compactedRevision !== undefined ? `, history compacted at revision ${result.compactedRevision}` : ''
+    this.log(`Restored ${result.snapshot}${deltas} into ${result.dataDir} (${reached}${compacted}${why}, ${result.durationSeconds.toFixed(2)}s)`)
     return result
   }
 }

@@ -49,6 +49,8 @@ export interface BootstrapOptions {
   readonly restoreLimits: TempEtcdLimits
   /** How deltas are applied during a restore (`--delta-apply`, docs/restore.md) [direct]. */
   readonly deltaApply?: DeltaApplyMode
+  /** Keep the delta chain's whole history (`--keep-delta-history`, docs/restore.md) [false]. */
+  readonly keepDeltaHistory?: boolean
   /** Membership retries and timeouts (`--member-*`, `--learner-*` flags). */
   readonly membershipTimings: MembershipTimings
 }
@@ -142,6 +144,7 @@ async function bootstrapSingleMember(deps: BootstrapDeps, config: EtcdConfigMap,
       skipHashCheck: options.skipHashCheck,
       limits: options.restoreLimits,
       ...(options.deltaApply ? { deltaApply: options.deltaApply } : {}),
+      ...(options.keepDeltaHistory ? { keepDeltaHistory: true } : {}),
       onProgress: deps.onRestoreProgress,
       signal,
     })

@@ -17,7 +17,7 @@ import { bootstrapMember, type BootstrapOutcome, type ValidationMode } from './b
 
 export type BootstrapRunOptions = Pick<
   ServeOptions,
-  'dataDir' | 'etcdConfigPath' | 'podName' | 'podNamespace' | 'skipHashCheck' | 'restoreLimits' | 'deltaApply' | 'membershipTimings' | 'etcd' | 'serviceEndpoints' | 'store' | 'kubeconfig' | 'memberLease'
+  'dataDir' | 'etcdConfigPath' | 'podName' | 'podNamespace' | 'skipHashCheck' | 'restoreLimits' | 'deltaApply' | 'keepDeltaHistory' | 'membershipTimings' | 'etcd' | 'serviceEndpoints' | 'store' | 'kubeconfig' | 'memberLease'
 >
 
 export interface BootstrapResult extends BootstrapOutcome {

@@ -100,6 +100,8 @@ export async function compactStore(deps: CompactDeps, options: CompactOptions, s
       member: RESTORE_MEMBER_DEFAULTS,
       skipHashCheck: options.skipHashCheck ?? false,
       limits,
+      // Compacted at the newest revision below anyway: the restore's own lean step would be redundant.
+      keepDeltaHistory: true,
       ...(deps.onProgress ? { onProgress: (bytes: number, total: number | undefined) => deps.onProgress?.('restore', bytes, total) } : {}),
       ...(signal ? { signal } : {}),
     })

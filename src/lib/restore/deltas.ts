@@ -159,11 +159,11 @@ function tempEtcdSink(etcd: TempEtcd, options: DeltaChainOptions): DeltaSink {
     release(allocatedBytes)
     return answer
   }
-  let sinceLean = 0
+  const lean = new LeanSchedule(options.leanEveryDeltas, options.toRevision)
   return {
     revision: () => readRevision(etcd),
     async applyDelta(events, delta, jsonBytes, revision, limits) {
-      if (await makeRoom(etcd, options, revision, jsonBytes)) sinceLean = 0
+      if (await makeRoom(etcd, options, revision, jsonBytes)) lean.restart()
       return applyDeltaEvents(events, commit, {
         objectKey: delta.key,
         currentRevision: revision,
@@ -181,8 +181,8 @@ function tempEtcdSink(etcd: TempEtcd, options: DeltaChainOptions): DeltaSink {
           details: { key: delta.key, expected: delta.lastRevision, actual: live },
         })
       }
-      if (applied.stopped || (options.toRevision !== undefined && applied.revision >= options.toRevision)) return
-      if (await keepLean(etcd, options, ++sinceLean, applied.revision)) sinceLean = 0
+      const point = lean.afterDelta(applied)
+      if (point !== undefined) await etcd.client.compact(point, true)
     },
   }
 }
@@ -290,13 +290,42 @@ async function readRevision(etcd: TempEtcd): Promise<number> {
 }
 
 /**
- * Compacts the temporary etcd's history every N deltas (cheap; research notes §6.3 step 6).
- * @returns whether it compacted (the delta counter then restarts)
+ * etcd-backup-restore's rule for keeping a delta restore's history lean (docs/restore.md,
+ * "Compacted history"): compact at the last revision of every `every`th applied delta, counting
+ * only deltas applied whole (not one that stopped at a point in time or reached `toRevision`).
+ * The `etcd` apply compacts at each point as it comes; the direct apply compacts once, at the
+ * last point, after the merge (`lean-history.ts`), which leaves the same history.
  */
-async function keepLean(etcd: TempEtcd, options: DeltaChainOptions, sinceLean: number, revision: number): Promise<boolean> {
-  if (sinceLean < (options.leanEveryDeltas ?? 10)) return false
-  await etcd.client.compact(revision, true)
-  return true
+export class LeanSchedule {
+  readonly #every: number
+  readonly #toRevision: number | undefined
+  #since = 0
+  #last: number | undefined
+
+  /** @param every deltas between compactions [10]; @param toRevision the point-in-time limit, if any */
+  constructor(every = 10, toRevision?: number) {
+    this.#every = every
+    this.#toRevision = toRevision
+  }
+
+  /** Counts an applied delta. @returns the revision to compact at now, or undefined */
+  afterDelta(applied: Pick<SinkApplied, 'revision' | 'stopped'>): number | undefined {
+    if (applied.stopped || (this.#toRevision !== undefined && applied.revision >= this.#toRevision)) return undefined
+    if (++this.#since < this.#every) return undefined
+    this.#since = 0
+    this.#last = applied.revision
+    return applied.revision
+  }
+
+  /** Restarts the count (the history was compacted for another reason, e.g. to make room). */
+  restart(): void {
+    this.#since = 0
+  }
+
+  /** The last compaction point {@link afterDelta} returned; undefined when none yet. */
+  get lastPoint(): number | undefined {
+    return this.#last
+  }
 }
 
 /**

@@ -8,8 +8,10 @@
  * object the store holds as a local file: that file is verified in place) → then, by
  * `deltaApply`:
  *  - `direct` (default): read the snapshot's revision → merge the snapshot and the deltas (one
- *    at a time, streamed) into a new bbolt file (`direct-apply.ts`) → `etcdutl snapshot
- *    restore` of that file into the work dir → check its revision;
+ *    at a time, streamed) into a new bbolt file (`direct-apply.ts`) → with 10 or more applied
+ *    deltas, compact that history at etcd-backup-restore's point with a temporary etcd on a
+ *    staging restore of it (`lean-history.ts`; not with `keepDeltaHistory`) → `etcdutl snapshot
+ *    restore` of the result into the work dir → check its revision and compaction;
  *  - `etcd`: `etcdutl snapshot restore` into the work dir → read its revision → replay the
  *    deltas through a temporary etcd (`deltas.ts`);
  * → rename into place. The target is touched only by that final rename.
@@ -25,7 +27,8 @@ import type { BackupStore, StoredSnapshot } from '../snapshot/backup-store.ts'
 import { ByteCounter, FullSnapshotVerifier, TRAILER_BYTES, verifySnapshotFile } from '../snapshot/verify.ts'
 import { readBboltRevision } from '../validate/bbolt.ts'
 import { assertReplaceable, makeWorkDir, recoverInterruptedSwap, swapIntoPlace } from './data-dir.ts'
-import { applyDeltaChain, applyDeltaChainTo, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult } from './deltas.ts'
+import { LeanSchedule, applyDeltaChain, applyDeltaChainTo, deltaChain, gapError, type DeltaChainOptions, type DeltaChainResult, type DeltaSink } from './deltas.ts'
+import { compactMergedHistory } from './lean-history.ts'
 import { openDirectMerge } from './direct-apply.ts'
 import { etcdutlRestore, type RestoreMemberConfig } from './etcdutl.ts'
 import { assertDataDirValue, assertSafeTarget, type ProtectedPaths, type TargetKind } from './target-guard.ts'
@@ -57,6 +60,12 @@ export interface RestoreOptions {
    * (docs/restore.md, "Applying deltas").
    */
   readonly deltaApply?: DeltaApplyMode
+  /**
+   * Direct apply: keep every revision of the delta chain instead of compacting at
+   * etcd-backup-restore's point (the last revision of the last 10th applied delta) [false]
+   * (docs/restore.md, "Compacted history"). The `etcd` apply always compacts.
+   */
+  readonly keepDeltaHistory?: boolean
   /** Limits of the temporary etcd that replays deltas (`deltaApply: 'etcd'`). */
   readonly limits?: Partial<TempEtcdLimits>
   /** Called with (bytes processed, total stored bytes or undefined) while the full snapshot downloads. */
@@ -92,6 +101,11 @@ export interface RestoreResult {
   readonly dbSizeBytes: number
   readonly deltasApplied: number
   readonly eventsApplied: number
+  /**
+   * Revision the restored history was compacted at (etcd-backup-restore's point: the last
+   * revision of the last 10th applied delta); absent when nothing was compacted.
+   */
+  readonly compactedRevision?: number
   /** Things the user must know: fallback to an older full snapshot, partial restore, a replaced data dir. */
   readonly warnings: readonly string[]
   /** What `--force` replaced at `dataDir`: `etcd-data-dir` or `empty`; absent when nothing was there. */
@@ -189,7 +203,7 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
     if (options.toRevision !== undefined && base.revision > options.toRevision) {
       throw new StewardError('SNAPSHOT_NOT_FOUND', 'restore', `${base.full.name} holds revision ${base.revision}, after --to-revision ${options.toRevision}, and no older full snapshot fits`)
     }
-    let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
+    let outcome: MergeOutcome = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
     if (direct) outcome = await mergeDeltas(store, all, { ...base, snapshotPath: base.snapshotPath! }, work, restored, toTimeNanos, warnings, options)
     else if (withDeltas) outcome = await replayDeltas(store, all, base, work, restored, multiMember, toTimeNanos, warnings, options)
     const replaced: TargetKind = await swapIntoPlace(restored, options.dataDir, options.force, paths)
@@ -204,6 +218,7 @@ async function restoreInto(store: BackupStore, options: RestoreOptions): Promise
       dbSizeBytes: base.dbSizeBytes,
       deltasApplied: outcome.deltasApplied,
       eventsApplied: outcome.eventsApplied,
+      ...(outcome.compactedRevision !== undefined ? { compactedRevision: outcome.compactedRevision } : {}),
       warnings,
       ...(replaced === 'etcd-data-dir' || replaced === 'empty' ? { replaced } : {}),
       cleaned,
@@ -416,16 +431,18 @@ async function prepareSnapshotFile(store: BackupStore, full: StoredSnapshot, wor
 
 /**
  * Direct apply, step 2 (docs/restore.md, "Applying deltas"): merges the snapshot file and the
- * delta chain after it into `merged.db` in the work dir (`direct-apply.ts`), restores that with
+ * delta chain after it into `merged.db` in the work dir (`direct-apply.ts`); after 10 or more
+ * applied deltas compacts and defragments its history where etcd-backup-restore would (`lean-history.ts`,
+ * docs/restore.md "Compacted history") unless `keepDeltaHistory`; restores the result with
  * `etcdutl snapshot restore` and the real member config (its SHA-256 trailer checked by
  * etcdutl), and checks that the restored database holds the last applied revision. Without
  * deltas to apply, the snapshot file itself is restored.
  * @throws StewardError as {@link restoreFullSnapshot}; `TOOL_FAILED` when the restored revision differs
  */
-async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], base: { full: StoredSnapshot; revision: number; snapshotPath: string }, work: string, restored: string, toTimeNanos: bigint | undefined, warnings: string[], options: RestoreOptions): Promise<DeltaChainResult> {
+async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], base: { full: StoredSnapshot; revision: number; snapshotPath: string }, work: string, restored: string, toTimeNanos: bigint | undefined, warnings: string[], options: RestoreOptions): Promise<MergeOutcome> {
   const plan = deltaChain(all, base.revision, base.full.name, options.toRevision)
   if (plan.gap && !options.allowPartial) throw gapError(plan.gap)
-  let outcome: DeltaChainResult = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
+  let outcome: MergeOutcome = { deltasApplied: 0, eventsApplied: 0, revision: base.revision, lastEventTime: undefined, end: 'complete' }
   let restoreFrom = base.snapshotPath
   let source = base.full.key
   if (plan.deltas.length > 0) {
@@ -433,8 +450,16 @@ async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], b
     const merge = await openDirectMerge(base.snapshotPath, mergedPath, base.full.key, options.signal).catch((error: unknown) => {
       throw namingFullSnapshot(error, base.full)
     })
+    const lean = new LeanSchedule(10, options.toRevision)
+    const sink: DeltaSink = {
+      ...merge.sink,
+      afterDelta: async (delta, applied) => {
+        await merge.sink.afterDelta(delta, applied)
+        lean.afterDelta(applied)
+      },
+    }
     try {
-      outcome = await applyDeltaChainTo(merge.sink, store, plan.deltas, {
+      outcome = await applyDeltaChainTo(sink, store, plan.deltas, {
         workDir: work,
         toRevision: options.toRevision,
         toTimeNanos,
@@ -450,15 +475,38 @@ async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], b
     if (base.snapshotPath.startsWith(work)) await rm(base.snapshotPath, { force: true })
     restoreFrom = mergedPath
     source = `${mergedPath} (${base.full.name} + ${outcome.deltasApplied} deltas)`
+    // etcd-backup-restore's history (docs/restore.md, "Compacted history"): compacted at its last point.
+    if (lean.lastPoint !== undefined && !options.keepDeltaHistory) {
+      const compacted = await compactMergedHistory({
+        mergedPath,
+        workDir: work,
+        stagingMember: singleMember(options.member),
+        compactRevision: lean.lastPoint,
+        revision: outcome.revision,
+        limits: { ...TEMP_ETCD_DEFAULTS, ...options.limits },
+        signal: options.signal,
+      })
+      await rm(mergedPath, { force: true })
+      for (const alarm of compacted.disarmed) warnings.push(`the temporary etcd that compacted the restored history raised a ${alarm} alarm; it was disarmed`)
+      restoreFrom = compacted.dbPath
+      source = `${compacted.dbPath} (${base.full.name} + ${outcome.deltasApplied} deltas, compacted at revision ${lean.lastPoint})`
+      outcome = { ...outcome, compactedRevision: lean.lastPoint }
+    }
   }
   await etcdutlRestore(restoreFrom, restored, options.member, restoreFrom === base.snapshotPath, options.signal, source)
   if (restoreFrom !== base.snapshotPath) await rm(restoreFrom, { force: true })
-  const reached = (await readBboltRevision(join(restored, 'member', 'snap', 'db'))).revision
-  if (reached !== outcome.revision) {
-    throw new StewardError('TOOL_FAILED', 'restore', `the restored database is at revision ${reached}, the deltas applied reach ${outcome.revision}`, { details: { expected: outcome.revision, actual: reached } })
+  const reached = await readBboltRevision(join(restored, 'member', 'snap', 'db'))
+  // A full snapshot of a compacted etcd carries its own compaction; only the lean step's is checked.
+  if (reached.revision !== outcome.revision || (outcome.compactedRevision !== undefined && reached.compactedRevision !== outcome.compactedRevision)) {
+    throw new StewardError('TOOL_FAILED', 'restore', `the restored database is at revision ${reached.revision} (compacted at ${reached.compactedRevision}), the deltas applied reach ${outcome.revision} (compacted at ${outcome.compactedRevision ?? 'none'})`, {
+      details: { expected: outcome.revision, actual: reached.revision, expectedCompaction: outcome.compactedRevision ?? 0, actualCompaction: reached.compactedRevision },
+    })
   }
-  return chainOutcome(outcome, plan, toTimeNanos, warnings, options)
+  return { ...chainOutcome(outcome, plan, toTimeNanos, warnings, options), ...(outcome.compactedRevision !== undefined ? { compactedRevision: outcome.compactedRevision } : {}) }
 }
+
+/** A delta chain's end, and where the direct apply compacted its history (none when absent). */
+type MergeOutcome = DeltaChainResult & { readonly compactedRevision?: number }
 
 /** A restorable snapshot file, and whether its SHA-256 trailer was already checked. */
 interface SnapshotFile {

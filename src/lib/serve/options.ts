@@ -73,6 +73,8 @@ export interface ServeOptions {
   readonly restoreLimits: TempEtcdLimits
   /** `--delta-apply`: how the initializer's restore applies deltas (docs/restore.md, "Applying deltas"). */
   readonly deltaApply: 'direct' | 'etcd'
+  /** `--keep-delta-history`: the direct apply keeps the whole delta chain's history (docs/restore.md, "Compacted history"). */
+  readonly keepDeltaHistory: boolean
   readonly skipHashCheck: boolean
   /**
    * The garbage collector's settings (`--garbage-collection-policy`, `--garbage-collection-period`,

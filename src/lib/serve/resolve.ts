@@ -46,6 +46,7 @@ export interface ServeFlags extends EtcdFlags, StoreFlags, CompressionFlags, Pre
   'data-dir'?: string | undefined
   'skip-hash-check'?: boolean | undefined
   'delta-apply'?: string | undefined
+  'keep-delta-history'?: boolean | undefined
   'embedded-etcd-quota-bytes'?: number | undefined
   'max-request-bytes'?: number | undefined
   'max-txn-ops'?: number | undefined
@@ -134,6 +135,7 @@ export function resolveServeOptions(flags: ServeFlags, file: ConfigFile, env: No
     shutdownGraceSeconds: parseDuration(flags['shutdown-grace-period'] ?? SERVE_DEFAULTS.shutdownGrace, '--shutdown-grace-period'),
     restoreLimits: resolveTempEtcdLimits(flags),
     deltaApply: flags['delta-apply'] === 'etcd' ? 'etcd' : 'direct',
+    keepDeltaHistory: flags['keep-delta-history'] ?? false,
     skipHashCheck: flags['skip-hash-check'] ?? false,
     garbageCollection: resolveServeGc(flags),
     secondary: resolveSecondary(flags, store, env),

@@ -1,6 +1,6 @@
 /**
  * The calls a delta restore makes to its temporary etcd, over the HTTP/2 transport: revision,
- * database size, compaction, defragmentation and the per-revision write transaction. No auth
+ * database size, compaction, defragmentation, alarms and the per-revision write transaction. No auth
  * and no TLS (the temporary etcd listens on loopback only), so a restore never loads etcd3 or
  * grpc-js (about 35 MiB of resident memory).
  */
@@ -9,10 +9,13 @@ import {
   METHODS,
   decodeHeaderRevision,
   decodeStatusSizes,
+  decodeAlarms,
   decodeTxnResult,
+  encodeAlarmRequest,
   encodeCompactionRequest,
   encodeRangeRequest,
   encodeWriteTxn,
+  type MemberAlarm,
   type TxnGuard,
   type WriteOp,
 } from './messages.ts'
@@ -63,6 +66,16 @@ export class MemberClient {
    */
   async defragment(timeoutMs = this.#options.maintenanceTimeoutMs): Promise<void> {
     await this.#channel.unary(METHODS.defragment, EMPTY_REQUEST, { timeoutMs })
+  }
+
+  /** Every alarm raised in the cluster (`Maintenance.Alarm` GET). */
+  async alarms(): Promise<MemberAlarm[]> {
+    return decodeAlarms(await this.#channel.unary(METHODS.alarm, encodeAlarmRequest('get'), { timeoutMs: this.#options.callTimeoutMs }))
+  }
+
+  /** Disarms one alarm (`Maintenance.Alarm` DEACTIVATE). */
+  async disarm(alarm: MemberAlarm): Promise<void> {
+    await this.#channel.unary(METHODS.alarm, encodeAlarmRequest('deactivate', alarm), { timeoutMs: this.#options.callTimeoutMs })
   }
 
   /**

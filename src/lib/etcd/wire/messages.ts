@@ -16,6 +16,7 @@ export const METHODS = {
   snapshot: '/etcdserverpb.Maintenance/Snapshot',
   status: '/etcdserverpb.Maintenance/Status',
   defragment: '/etcdserverpb.Maintenance/Defragment',
+  alarm: '/etcdserverpb.Maintenance/Alarm',
 } as const
 
 const LENGTH_DELIMITED = 2
@@ -183,4 +184,57 @@ export function decodeStatusSizes(message: Uint8Array): { dbSizeBytes: number; d
     return true
   })
   return { dbSizeBytes, dbSizeInUseBytes }
+}
+
+/** An alarm raised on a member: its ID (uint64, exact) and `AlarmType` (1 `NOSPACE`, 2 `CORRUPT`). */
+export interface MemberAlarm {
+  readonly memberId: bigint
+  readonly alarm: number
+}
+
+/** `AlarmType` names of etcd 3.5 (`rpc.proto`). */
+export const ALARM_NAMES: Readonly<Record<number, string>> = { 0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT' }
+
+/**
+ * `AlarmRequest{action 1, memberID 2, alarm 3}`: `GET` (0) lists every alarm; `DEACTIVATE` (2)
+ * disarms `alarm` of member `memberId`.
+ */
+export function encodeAlarmRequest(action: 'get' | 'deactivate', target?: MemberAlarm): Uint8Array {
+  const writer = Writer.create()
+  if (action === 'deactivate') writer.uint32(tag(1, 0)).int32(2)
+  if (target) {
+    writer.uint32(tag(2, 0)).uint64({ low: Number(target.memberId & 0xffffffffn), high: Number(target.memberId >> 32n), unsigned: true })
+    writer.uint32(tag(3, 0)).int32(target.alarm)
+  }
+  return writer.finish()
+}
+
+/** `AlarmResponse.alarms` (field 2, `AlarmMember{memberID 1, alarm 2}`), member IDs read exactly. */
+export function decodeAlarms(message: Uint8Array): MemberAlarm[] {
+  const alarms: MemberAlarm[] = []
+  eachField(message, (reader, field) => {
+    if (field !== 2) return false
+    let memberId = 0n
+    let alarm = 0
+    eachField(reader.bytes(), (member, f) => {
+      if (f === 1) memberId = readUint64(member)
+      else if (f === 2) alarm = member.int32()
+      else return false
+      return true
+    })
+    alarms.push({ memberId, alarm })
+    return true
+  })
+  return alarms
+}
+
+/** Reads a uint64 varint exactly, as a bigint. */
+function readUint64(reader: protobuf.Reader): bigint {
+  let value = 0n
+  for (let shift = 0n; shift < 70n; shift += 7n) {
+    const byte = reader.buf[reader.pos++]!
+    value |= BigInt(byte & 0x7f) << shift
+    if (byte < 0x80) return value
+  }
+  throw new Error('varint too long')
 }

@@ -7,11 +7,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import protobuf from 'protobufjs'
 import {
+  decodeAlarms,
   decodeAuthenticateToken,
   decodeHeaderRevision,
   decodeSnapshotBlob,
   decodeStatusSizes,
   decodeTxnResult,
+  encodeAlarmRequest,
   encodeAuthenticateRequest,
   encodeCompactionRequest,
   encodeRangeRequest,
@@ -97,6 +99,15 @@ test('CompactionRequest and the sizes of a StatusResponse', () => {
   assert.equal(plain('CompactionRequest', encodeCompactionRequest(12, false)), { revision: 12 })
   const status = type('StatusResponse').encode({ header: { revision: 5 }, version: '3.5.16', dbSize: 336_228_352, leader: 7, raftIndex: 9, errors: ['NOSPACE'], dbSizeInUse: 300_000_000, isLearner: false }).finish()
   assert.equal(decodeStatusSizes(Buffer.from(status)), { dbSizeBytes: 336_228_352, dbSizeInUseBytes: 300_000_000 })
+})
+
+test('AlarmRequest / AlarmResponse: member IDs above 2^53 exact both ways', () => {
+  const id = 0xfedcba9876543210n
+  assert.equal(type('AlarmRequest').toObject(type('AlarmRequest').decode(encodeAlarmRequest('get')), { longs: String, defaults: true }), { action: 0, memberID: '0', alarm: 0 })
+  assert.equal(type('AlarmRequest').toObject(type('AlarmRequest').decode(encodeAlarmRequest('deactivate', { memberId: id, alarm: 1 })), { longs: String, defaults: true }), { action: 2, memberID: id.toString(), alarm: 1 })
+  const response = type('AlarmResponse').encode({ header: { revision: 9 }, alarms: [{ memberID: id.toString(), alarm: 1 }, { memberID: 7, alarm: 2 }] }).finish()
+  assert.equal(decodeAlarms(Buffer.from(response)), [{ memberId: id, alarm: 1 }, { memberId: 7n, alarm: 2 }])
+  assert.equal(decodeAlarms(Buffer.from(type('AlarmResponse').encode({ header: { revision: 9 } }).finish())), [])
 })
 
 test.run()
