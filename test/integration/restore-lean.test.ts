@@ -8,14 +8,14 @@
  * keeps everything; a 3-member target keeps the real config's member and cluster IDs; a chain
  * whose last revision is the compaction point and deletes a key keeps its revision.
  */
-import { cp } from 'node:fs/promises'
-import { stat } from 'node:fs/promises'
+import { cp, mkdir, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Etcd3 } from 'etcd3'
 import { resolveEtcdConnection } from '../../src/lib/config/resolve.ts'
 import { takeDeltaSnapshot } from '../../src/lib/delta/snapshotter.ts'
+import { findEtcdTool } from '../../src/lib/etcd/binaries.ts'
 import { EtcdClient } from '../../src/lib/etcd/client.ts'
 import { RESTORE_MEMBER_DEFAULTS } from '../../src/lib/restore/etcdutl.ts'
 import { restoreFullSnapshot, type RestoreOptions } from '../../src/lib/restore/restore.ts'
@@ -164,6 +164,32 @@ test('keepDeltaHistory: nothing compacted, history below the point readable', as
   const dataDir = join(src.dir, 'keep.etcd')
   const result = await restoreFullSnapshot(src.store, options(dataDir, { keepDeltaHistory: true }))
   assert.is(result.compactedRevision, undefined)
+  await onRestored(dataDir, async (client) => {
+    assert.is(await compactedAt(client, src.baseRevision, src.deltaEnds.at(-1)!), 0)
+    for (const [revision, expected] of src.at) assert.equal(await kvs(client, revision), expected, `state at revision ${revision}`)
+  })
+})
+
+test('the compaction fails (the temporary etcd does not start): the full history is kept with a warning, the restore still succeeds', async () => {
+  const src = source!
+  const dataDir = join(src.dir, 'lean-failed.etcd')
+  // etcdutl is the real one; `etcd` exits at once, so only the lean step's temporary etcd fails.
+  const bin = join(src.dir, 'broken-etcd-bin')
+  await mkdir(bin, { recursive: true })
+  await symlink(findEtcdTool('etcdutl'), join(bin, 'etcdutl'))
+  await writeFile(join(bin, 'etcd'), '#!/bin/sh\necho "etcd: refusing to start (test)" >&2\nexit 3\n', { mode: 0o755 })
+  const before = process.env['STEWARD_ETCD_BIN_DIR']
+  process.env['STEWARD_ETCD_BIN_DIR'] = bin
+  let result
+  try {
+    result = await restoreFullSnapshot(src.store, options(dataDir))
+  } finally {
+    if (before === undefined) delete process.env['STEWARD_ETCD_BIN_DIR']
+    else process.env['STEWARD_ETCD_BIN_DIR'] = before
+  }
+  assert.is(result.compactedRevision, undefined)
+  assert.is(result.revision, src.deltaEnds.at(-1))
+  assert.ok(result.warnings.some((w) => w.startsWith('HISTORY KEPT:') && w.includes('refusing to start')), result.warnings.join('\n'))
   await onRestored(dataDir, async (client) => {
     assert.is(await compactedAt(client, src.baseRevision, src.deltaEnds.at(-1)!), 0)
     for (const [revision, expected] of src.at) assert.equal(await kvs(client, revision), expected, `state at revision ${revision}`)

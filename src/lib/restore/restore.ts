@@ -485,12 +485,23 @@ async function mergeDeltas(store: BackupStore, all: readonly StoredSnapshot[], b
         revision: outcome.revision,
         limits: { ...TEMP_ETCD_DEFAULTS, ...options.limits },
         signal: options.signal,
+      }).catch(async (error: unknown) => {
+        // Compacting only trims history; the merged file already holds every revision exactly.
+        // A failure here (a lease of the full snapshot revoked while the temporary etcd ran, etcd
+        // not starting) must not cost the restore: keep the full history and say so.
+        if (!isStewardError(error, 'TOOL_FAILED')) throw error
+        await rm(join(work, 'lean'), { recursive: true, force: true })
+        await rm(join(work, 'lean.db'), { force: true })
+        warnings.push(`HISTORY KEPT: compacting the restored history at revision ${lean.lastPoint} failed (${error.reason}); the data dir holds every revision of the deltas, so its database is larger than etcd-backup-restore's. Compact it once etcd runs (etcdctl compact ${lean.lastPoint}, then defragment) if it nears the quota`)
+        return undefined
       })
-      await rm(mergedPath, { force: true })
-      for (const alarm of compacted.disarmed) warnings.push(`the temporary etcd that compacted the restored history raised a ${alarm} alarm; it was disarmed`)
-      restoreFrom = compacted.dbPath
-      source = `${compacted.dbPath} (${base.full.name} + ${outcome.deltasApplied} deltas, compacted at revision ${lean.lastPoint})`
-      outcome = { ...outcome, compactedRevision: lean.lastPoint }
+      if (compacted) {
+        await rm(mergedPath, { force: true })
+        for (const alarm of compacted.disarmed) warnings.push(`the temporary etcd that compacted the restored history raised a ${alarm} alarm; it was disarmed`)
+        restoreFrom = compacted.dbPath
+        source = `${compacted.dbPath} (${base.full.name} + ${outcome.deltasApplied} deltas, compacted at revision ${lean.lastPoint})`
+        outcome = { ...outcome, compactedRevision: lean.lastPoint }
+      }
     }
   }
   await etcdutlRestore(restoreFrom, restored, options.member, restoreFrom === base.snapshotPath, options.signal, source)
