@@ -24,8 +24,8 @@ import { BackupStore } from '../../src/lib/snapshot/backup-store.ts'
 import { takeFullSnapshot } from '../../src/lib/snapshot/full.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { dumpEtcd, testClient } from '../harness/data.ts'
-import { withEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
-import { assertRestoresTo } from '../harness/restore-check.ts'
+import { withEtcdCluster } from '../harness/etcd.ts'
+import { assertRestoresTo, onRestored } from '../harness/restore-check.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
 
 const test = suite('direct delta apply: random histories restored exactly (real etcd)')
@@ -163,17 +163,6 @@ function options(dataDir: string, extra: Partial<RestoreOptions> = {}): RestoreO
   return { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, ...extra }
 }
 
-/** Starts etcd on `dataDir` (one member named `name`) and runs `fn` with a client. */
-async function onRestored<T>(dataDir: string, fn: (client: Etcd3, cluster: EtcdCluster) => Promise<T>, name = RESTORE_MEMBER_DEFAULTS.name, extraArgs: string[] = []): Promise<T> {
-  return withEtcdCluster({ members: 1, dataDirs: [dataDir], name, extraArgs }, async (cluster) => {
-    const client = testClient(cluster.endpoints[0]!)
-    try {
-      return await fn(client, cluster)
-    } finally {
-      client.close()
-    }
-  })
-}
 
 test.before(async () => {
   source = await buildSource()

@@ -25,7 +25,8 @@ import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { resolveServeOptions } from '../../src/lib/serve/resolve.ts'
 import { runSteward } from '../harness/cli.ts'
 import { testClient } from '../harness/data.ts'
-import { withEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
+import { withEtcdCluster } from '../harness/etcd.ts'
+import { onRestored } from '../harness/restore-check.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
 
 const test = suite('direct delta apply: history compacted as etcd-backup-restore does (real etcd)')
@@ -96,17 +97,6 @@ function options(dataDir: string, extra: Partial<RestoreOptions> = {}): RestoreO
   return { dataDir, force: false, member: RESTORE_MEMBER_DEFAULTS, ...extra }
 }
 
-/** Starts etcd on `dataDir` and runs `fn` with a client and the cluster. */
-async function onRestored<T>(dataDir: string, fn: (client: Etcd3, cluster: EtcdCluster) => Promise<T>, name = RESTORE_MEMBER_DEFAULTS.name, extraArgs: string[] = []): Promise<T> {
-  return withEtcdCluster({ members: 1, dataDirs: [dataDir], name, extraArgs }, async (cluster) => {
-    const client = testClient(cluster.endpoints[0]!)
-    try {
-      return await fn(client, cluster)
-    } finally {
-      client.close()
-    }
-  })
-}
 
 /** The compaction revision etcd reports: the lowest revision in `[from, to]` a read at still succeeds (0: none fails). */
 async function compactedAt(client: Etcd3, from: number, to: number): Promise<number> {
