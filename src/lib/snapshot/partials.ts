@@ -5,6 +5,7 @@
  * {@link PARTIAL_MAX_AGE_SECONDS} (a running upload's file is younger, as it is being written),
  * and `steward snapshot list` shows them all.
  */
+import { isStewardError } from '../errors.ts'
 import type { BackupStore } from './backup-store.ts'
 
 /** Age after which an unfinished upload is abandoned for sure: 1 hour. */
@@ -42,11 +43,19 @@ export async function listPartialUploads(store: BackupStore, now: Date = new Dat
 /**
  * Deletes the unfinished uploads older than {@link PARTIAL_MAX_AGE_SECONDS}.
  * @param onRemoved called with a sentence per removed object (for the log)
- * @returns the removed uploads
- * @throws StewardError `STORE_FAILED`, `STORE_NOT_FOUND`
+ * @returns the removed uploads (none for a store that does not exist yet)
+ * @throws StewardError `STORE_FAILED`
  */
 export async function removeStalePartialUploads(store: BackupStore, onRemoved?: (message: string) => void, now: Date = new Date()): Promise<PartialUpload[]> {
-  const stale = (await listPartialUploads(store, now)).filter((p) => p.stale)
+  let found: PartialUpload[]
+  try {
+    found = await listPartialUploads(store, now)
+  } catch (error) {
+    // A store not created yet (the first snapshot into a new Local directory) has nothing to clean up.
+    if (isStewardError(error, 'STORE_NOT_FOUND')) return []
+    throw error
+  }
+  const stale = found.filter((p) => p.stale)
   for (const partial of stale) {
     await store.snapstore.delete(partial.key)
     onRemoved?.(`removed ${partial.key}, an unfinished upload of a killed snapshot (${partial.sizeBytes} bytes, last written ${partial.lastModified})`)

@@ -89,4 +89,12 @@ test('unfinished uploads: listPartials shows .partial-* files that list hides; o
   await rm(fresh)
 })
 
+test('removeStalePartialUploads on a Local store whose directory does not exist yet: nothing to remove, no error (first snapshot)', async ({ dir }) => {
+  const backups = new BackupStore(localSnapstore({ root: join(dir, 'not-yet') }), 'p')
+  await rejects(listPartialUploads(backups), 'STORE_NOT_FOUND', /does not exist/)
+  const logged: string[] = []
+  assert.equal(await removeStalePartialUploads(backups, (m) => logged.push(m)), [])
+  assert.equal(logged, [])
+})
+
 test.run()
