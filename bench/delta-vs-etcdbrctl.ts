@@ -48,6 +48,7 @@ import { startEtcdCluster, type EtcdCluster } from '../test/harness/etcd.ts'
 import { trackProcess } from '../test/harness/processes.ts'
 import { ownEtcdPids, pollPeakRss, watchEtcdByCmdline } from './delta-procs.ts'
 import { machine, measure, median, mib, writeSection, type Measurement } from './measure.ts'
+import { prng } from '../test/harness/prng.ts'
 
 const { values } = parseArgs({
   options: {
@@ -189,18 +190,6 @@ async function buildStore(): Promise<SourceInfo> {
   if (fulls.length !== 1 || last !== state.revision) throw new Error(`store: ${fulls.length} full snapshots, deltas up to ${last}, source at ${state.revision}`)
   await writeFile(join(work, 'source.json'), JSON.stringify(info))
   return info
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** A "mixed" value: random, JSON-like text, or half random half zeros (by `random`). */

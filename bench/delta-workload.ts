@@ -9,6 +9,7 @@ import type { Etcd3, IRequestOp } from 'etcd3'
 import { readDeltaEvents, spoolDelta } from '../src/lib/delta/decode.ts'
 import type { BackupStore, StoredSnapshot } from '../src/lib/snapshot/backup-store.ts'
 import { testClient } from '../test/harness/data.ts'
+import { prng } from '../test/harness/prng.ts'
 
 /** Keys of the base fill; the event workload overwrites some of them. */
 export const BASE_PREFIX = '/registry/base/'
@@ -49,18 +50,6 @@ export async function fillBase(endpoint: string, mebibytes: number): Promise<{ k
     }
   } finally {
     client.close()
-  }
-}
-
-/** Deterministic PRNG (mulberry32), so two runs with the same options write the same mix. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -27,20 +27,9 @@ import { dumpEtcd, testClient } from '../harness/data.ts'
 import { withEtcdCluster } from '../harness/etcd.ts'
 import { assertRestoresTo, onRestored } from '../harness/restore-check.ts'
 import { makeTempDir, removeDir } from '../harness/tmp.ts'
+import { prng } from '../harness/prng.ts'
 
 const test = suite('direct delta apply: random histories restored exactly (real etcd)')
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface State {
   revision: number

@@ -23,20 +23,9 @@ import { takeFullSnapshot } from '../../src/lib/snapshot/full.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { testClient } from '../harness/data.ts'
 import { withEtcdCluster } from '../harness/etcd.ts'
+import { prng } from '../harness/prng.ts'
 
 const test = suite('delta restore with reordered transactions (real etcd)')
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Every key with value, create/mod revision and version, at `revision` (or the latest). */
 async function state(client: Etcd3, revision?: number): Promise<{ revision: number; kvs: string[] }> {

@@ -12,6 +12,7 @@ import { applyDeltaEvents, guardFor, type CommitGroup, type CommitResult } from 
 import type { DeltaEvent } from '../../../src/lib/delta/decode.ts'
 import { isStewardError, type StewardError } from '../../../src/lib/errors.ts'
 import type { TxnGuard } from '../../../src/lib/etcd/wire/messages.ts'
+import { prng } from '../../harness/prng.ts'
 
 const test = suite('delta replay with transactions in flight (reordered, model etcd)')
 
@@ -64,18 +65,6 @@ class ModelEtcd {
 
   state(): string {
     return [...this.kvs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v.value} c${v.create} m${v.mod} v${v.version}`).join('\n')
-  }
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
