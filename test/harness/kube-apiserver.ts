@@ -182,6 +182,40 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return result
 }
 
+/** 415 as the API server answers a PATCH whose media type is not in `accepted`. */
+export function checkPatchType(contentType: string, accepted: readonly string[]): void {
+  if (!accepted.includes(contentType)) {
+    throw new ApiError({
+      code: 415,
+      reason: 'UnsupportedMediaType',
+      message: `the body of the request was in an unknown format - accepted media types include: ${[...accepted, 'application/apply-patch+yaml'].join(', ')}`,
+    })
+  }
+}
+
+/**
+ * Applies a PATCH body of `contentType` to `current` (a copy; `current` is not changed): 400 for
+ * a body that is not JSON, 422 when the patch cannot be applied, 400 when it does not yield an
+ * object. JSON patch, or merge patch (strategic merge is treated as merge: the test objects have
+ * no lists it would merge differently).
+ */
+export function applyPatch(contentType: string, raw: string, current: unknown): { patch: unknown; patched: Record<string, unknown> } {
+  let patch: unknown
+  try {
+    patch = JSON.parse(raw)
+  } catch (error) {
+    throw new ApiError({ code: 400, reason: 'BadRequest', message: `error decoding patch: ${(error as Error).message}` })
+  }
+  let patched: unknown
+  try {
+    patched = contentType === 'application/json-patch+json' ? jsonPatch(current, patch) : mergePatch(structuredClone(current), patch)
+  } catch (error) {
+    throw new ApiError({ code: 422, reason: 'Invalid', message: (error as Error).message })
+  }
+  if (!isObject(patched)) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'patch did not yield an object' })
+  return { patch, patched }
+}
+
 /** RFC 6902 JSON patch (add, remove, replace, test); throws a message on a failed operation. */
 export function jsonPatch(document: unknown, operations: unknown): unknown {
   if (!Array.isArray(operations)) throw new Error('json: cannot unmarshal object into Go value of type jsonpatch.Patch')
@@ -377,27 +411,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
     }
     const raw = await readBody(request)
     if (verb === 'patch') {
-      if (!PATCH_TYPES.includes(contentType)) {
-        throw new ApiError({
-          code: 415,
-          reason: 'UnsupportedMediaType',
-          message: `the body of the request was in an unknown format - accepted media types include: ${[...PATCH_TYPES, 'application/apply-patch+yaml'].join(', ')}`,
-        })
-      }
+      checkPatchType(contentType, PATCH_TYPES)
       if (!current) throw notFound(name)
-      let patch: unknown
-      try {
-        patch = JSON.parse(raw)
-      } catch (error) {
-        throw new ApiError({ code: 400, reason: 'BadRequest', message: `error decoding patch: ${(error as Error).message}` })
-      }
-      let patched: unknown
-      try {
-        patched = contentType === 'application/json-patch+json' ? jsonPatch(current, patch) : mergePatch(structuredClone(current), patch)
-      } catch (error) {
-        throw new ApiError({ code: 422, reason: 'Invalid', message: (error as Error).message })
-      }
-      if (!isObject(patched)) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'patch did not yield an object' })
+      const { patched } = applyPatch(contentType, raw, current)
       const next = validate(patched, current, 'patch', JSON.stringify(patched))
       store(next)
       return [200, next]

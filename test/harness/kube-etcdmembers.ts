@@ -24,7 +24,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { ApiError, mergePatch, jsonPatch, readBody } from './kube-apiserver.ts'
+import { ApiError, applyPatch, checkPatchType, readBody } from './kube-apiserver.ts'
 
 export const ETCD_MEMBER_GROUP = 'druid.gardener.cloud'
 const VERSION = 'v1alpha1'
@@ -241,27 +241,9 @@ export class EtcdMemberRoutes {
     }
     if (method !== 'PATCH') throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'the server does not allow this method on the requested resource' })
     const raw = await readBody(request)
-    if (!PATCH_TYPES.includes(contentType)) {
-      throw new ApiError({
-        code: 415,
-        reason: 'UnsupportedMediaType',
-        message: `the body of the request was in an unknown format - accepted media types include: ${[...PATCH_TYPES, 'application/apply-patch+yaml'].join(', ')}`,
-      })
-    }
+    checkPatchType(contentType, PATCH_TYPES)
     if (!current) throw this.#notFound(name)
-    let patch: unknown
-    try {
-      patch = JSON.parse(raw)
-    } catch (error) {
-      throw new ApiError({ code: 400, reason: 'BadRequest', message: `error decoding patch: ${(error as Error).message}` })
-    }
-    let patched: unknown
-    try {
-      patched = contentType === 'application/json-patch+json' ? jsonPatch(current, patch) : mergePatch(structuredClone(current), patch)
-    } catch (error) {
-      throw new ApiError({ code: 422, reason: 'Invalid', message: (error as Error).message })
-    }
-    if (!isObject(patched)) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'patch did not yield an object' })
+    const { patch, patched } = applyPatch(contentType, raw, current)
     const metadata = isObject(patched.metadata) ? patched.metadata : {}
     const sentVersion = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined
     if (sentVersion !== undefined && sentVersion !== null && sentVersion !== '' && sentVersion !== current.metadata.resourceVersion) {
