@@ -33,10 +33,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { EtcdMemberRoutes, type EtcdMemberObject } from './kube-etcdmembers.ts'
+import { makeTlsMaterial } from './tls.ts'
 
 /** A Lease as stored (JSON, as the API server renders it). */
 export interface LeaseObject {
@@ -492,4 +495,21 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
         server.close(() => resolve())
       }),
   }
+}
+
+/**
+ * The test server as most suites use it: TLS material, the token file holding `token` and a
+ * kubeconfig pointing at the server with that token (and `namespace` as its context's), all
+ * written under `dir`.
+ * @returns the server (close it) and the kubeconfig's path
+ */
+export async function startKubeApiServerIn(dir: string, token: string, options: Pick<KubeApiServerOptions, 'user'> & { readonly namespace?: string } = {}): Promise<{ server: KubeApiServerHandle; kubeconfig: string }> {
+  const tls = await makeTlsMaterial(join(dir, 'kube-tls'))
+  const tokenFile = join(dir, 'kube-token')
+  await writeFile(tokenFile, token)
+  const server = await startKubeApiServer({ ...(options.user ? { user: options.user } : {}), tokenFile, certFile: tls.certFile, keyFile: tls.keyFile })
+  const kubeconfig = join(dir, 'kubeconfig')
+  const namespace = options.namespace ? `, namespace: ${options.namespace}` : ''
+  await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: ${token}}}]\ncontexts: [{name: t, context: {cluster: t, user: t${namespace}}}]\ncurrent-context: t\n`)
+  return { server, kubeconfig }
 }

@@ -4,13 +4,12 @@
  * the heartbeat once it does, and role changes (leader lost, learner) recorded when a leadership
  * probe sees them — with no clock advance, i.e. not waiting for the next heartbeat.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
+import { startKubeApiServerIn, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { until } from '../harness/wait.ts'
 import { flush } from '../lib/serve/fake-clock.ts'
 import { routeRig, type RouteRig } from '../lib/serve/helpers.ts'
@@ -23,11 +22,9 @@ let rig: RouteRig
 
 test.before(async () => {
   work = await mkdtemp(join(tmpdir(), 'steward-em-status-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 't0ken')
-  server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  const kubeconfig = join(work, 'kubeconfig')
-  await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: t0ken}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`)
+  const started = await startKubeApiServerIn(work, 't0ken')
+  server = started.server
+  const kubeconfig = started.kubeconfig
   server.etcdMembers.setCrdInstalled(true)
   server.etcdMembers.grant('etcdmembers/status:patch')
   server.etcdMembers.create('shoot', 'etcd-main-0', 'etcd-main')

@@ -4,7 +4,7 @@
  * never moved backwards and retried on a real 409, the delta lease's "0", and 403/404 as
  * StewardErrors naming verb and resource.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -14,8 +14,7 @@ import { connectLeaseApi, type LeaseApi } from '../../src/lib/k8s/leases.ts'
 import { memberHolderIdentity, peerTlsEnabled, renewMemberLease } from '../../src/lib/k8s/member-lease.ts'
 import { formatMicroTime } from '../../src/lib/k8s/micro-time.ts'
 import { renewDeltaSnapshotLease, updateFullSnapshotLease } from '../../src/lib/k8s/snapshot-leases.ts'
-import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
+import { startKubeApiServerIn, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 
 const test = suite('Kubernetes leases (client-node against the test server)')
 const NS = 'shoot--leases'
@@ -27,14 +26,7 @@ let api: LeaseApi
 
 test.before(async () => {
   work = await mkdtemp(join(tmpdir(), 'steward-k8s-leases-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 'secret-token')
-  server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  kubeconfig = join(work, 'kubeconfig')
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: secret-token}}]\ncontexts: [{name: t, context: {cluster: t, user: t, namespace: ${NS}}}]\ncurrent-context: t\n`,
-  )
+  ;({ server, kubeconfig } = await startKubeApiServerIn(work, 'secret-token', { namespace: NS }))
   api = await connectLeaseApi({ kubeconfig, env: {} })
   for (const name of ['etcd-main-0', 'etcd-main-full-snap', 'etcd-main-delta-snap']) server.createLease(NS, name)
 })

@@ -4,13 +4,12 @@
  * hex>:Leader|Member`, the tls-enabled annotation from the ConfigMap, and no renewal while etcd
  * does not answer Status (resuming when it does).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
+import { startKubeApiServerIn, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { until as waitUntil } from '../harness/wait.ts'
 import { flush } from '../lib/serve/fake-clock.ts'
 import { routeRig, type RouteRig } from '../lib/serve/helpers.ts'
@@ -26,11 +25,9 @@ let rig: RouteRig
 
 test.before(async () => {
   work = await mkdtemp(join(tmpdir(), 'steward-member-lease-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 't0ken')
-  server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  const kubeconfig = join(work, 'kubeconfig')
-  await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: t0ken}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`)
+  const started = await startKubeApiServerIn(work, 't0ken')
+  server = started.server
+  const kubeconfig = started.kubeconfig
   server.createLease('shoot', 'etcd-main-0')
   rig = await routeRig({ store: 'none', flags: { 'enable-member-lease-renewal': true, 'k8s-heartbeat-duration': '10s', kubeconfig } })
   rig.runtime.ctx.scheduler.start()

@@ -21,10 +21,9 @@ import { Runtime } from '../../src/lib/serve/runtime.ts'
 import { testClient, writeSampleData } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
 import { spawnMember } from '../harness/etcd-member.ts'
-import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
+import { startKubeApiServerIn, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
 import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve: EtcdMember status (in process, real etcd, Kubernetes API test server)')
@@ -82,14 +81,7 @@ const componentLines = (serve: Serve, level: number) => serve.lines.filter((l) =
 test.before(async () => {
   cluster = await startEtcdCluster({ members: 1 })
   work = await mkdtemp(join(tmpdir(), 'steward-serve-em-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 'sa-token')
-  server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  kubeconfig = join(work, 'kubeconfig')
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: sa-token}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`,
-  )
+  ;({ server, kubeconfig } = await startKubeApiServerIn(work, 'sa-token'))
 })
 
 test.after(async () => {

@@ -17,8 +17,7 @@ import { parse } from 'yaml'
 import { startSteward } from '../harness/cli.ts'
 import { getFreePorts } from '../harness/ports.ts'
 import { terminate } from '../harness/processes.ts'
-import { startKubeApiServer } from '../harness/kube-apiserver.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
+import { startKubeApiServerIn } from '../harness/kube-apiserver.ts'
 import { until as waitUntil } from '../harness/wait.ts'
 import { runWrapper, type WrapperRun } from '../harness/wrapper.ts'
 
@@ -30,14 +29,7 @@ const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | u
 
 test('three stewards and wrappers bring up a fresh cluster; every member lease is Leader or Member, one Leader', async () => {
   const work = await mkdtemp(join(tmpdir(), 'steward-fresh-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 'sa-token')
-  const server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  const kubeconfig = join(work, 'kubeconfig')
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: sa-token}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`,
-  )
+  const { server, kubeconfig } = await startKubeApiServerIn(work, 'sa-token')
   const ports = await getFreePorts(12)
   const members = [0, 1, 2].map((i) => ({
     name: `etcd-main-${i}`,

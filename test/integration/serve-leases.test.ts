@@ -16,8 +16,7 @@ import { BackupStore } from '../../src/lib/snapshot/backup-store.ts'
 import localSnapstore from '../../src/lib/snapstore/drivers/local.ts'
 import { testClient } from '../harness/data.ts'
 import { startEtcdCluster, type EtcdCluster } from '../harness/etcd.ts'
-import { startKubeApiServer, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
-import { makeTlsMaterial } from '../harness/tls.ts'
+import { startKubeApiServerIn, type KubeApiServerHandle } from '../harness/kube-apiserver.ts'
 import { until } from '../harness/wait.ts'
 
 const test = suite('steward serve leases (in process, real etcd, Kubernetes API test server)')
@@ -31,14 +30,7 @@ let kubeconfig: string
 test.before(async () => {
   cluster = await startEtcdCluster({ members: 1 })
   work = await mkdtemp(join(tmpdir(), 'steward-serve-leases-'))
-  const tls = await makeTlsMaterial(join(work, 'tls'))
-  await writeFile(join(work, 'token'), 'sa-token')
-  server = await startKubeApiServer({ tokenFile: join(work, 'token'), certFile: tls.certFile, keyFile: tls.keyFile })
-  kubeconfig = join(work, 'kubeconfig')
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server.url}", certificate-authority: "${tls.caFile}"}}]\nusers: [{name: t, user: {token: sa-token}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`,
-  )
+  ;({ server, kubeconfig } = await startKubeApiServerIn(work, 'sa-token'))
   for (const name of ['etcd-main-0', 'etcd-main-full-snap', 'etcd-main-delta-snap']) server.createLease(NS, name)
 })
 
