@@ -5,7 +5,6 @@ import { StewardCommand } from '../lib/cli/base-command.ts'
 import { etcdFlags, storeReadFlags } from '../lib/cli/flags.ts'
 import { etcdConfigFileFlag, membershipTimingFlags, serveFlags, serveIgnoredFlags } from '../lib/cli/serve-flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
-import { StewardError } from '../lib/errors.ts'
 import { logger } from '../lib/log.ts'
 import { resolveServeOptions } from '../lib/serve/resolve.ts'
 
@@ -59,11 +58,6 @@ config's member-name-prefix), the namespace from POD_NAMESPACE. See docs/command
     const { flags } = await this.parse(Bootstrap)
     const { config } = await this.configFile(flags)
     const options = resolveServeOptions(flags, config)
-    if (!options.podName) {
-      throw new StewardError('CONFIG_INVALID', 'bootstrap', 'POD_NAME is not set: the member name (and its safe-guard) comes from it', {
-        hints: ['druid sets POD_NAME from metadata.name; at a shell: POD_NAME=<pod> steward bootstrap …'],
-      })
-    }
     const progress = this.progress('restore')
     const signals = abortOnSignals()
     const result = await runBootstrap(options, flags['validation-mode'] === 'sanity' ? 'sanity' : 'full', {

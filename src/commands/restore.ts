@@ -1,12 +1,12 @@
 import { Flags } from '@oclif/core'
 import { StewardCommand } from '../lib/cli/base-command.ts'
-import { restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/cli/flags.ts'
+import { deltaApplyFlags, restoreIgnoredFlags, restoreMemberFlags, storeReadFlags } from '../lib/cli/flags.ts'
 import { abortOnSignals } from '../lib/cli/signals.ts'
 import { openBackupStore, using } from '../lib/context.ts'
 import { resolveRestoreMember, resolveTempEtcdLimits } from '../lib/config/restore.ts'
 import { logger } from '../lib/log.ts'
 import { plural } from '../lib/format.ts'
-import { DELTA_APPLY_MODES, restoreFullSnapshot, type DeltaApplyMode, type RestoreResult } from '../lib/restore/restore.ts'
+import { restoreFullSnapshot, type DeltaApplyMode, type RestoreResult } from '../lib/restore/restore.ts'
 import { assertDataDirValue } from '../lib/restore/target-guard.ts'
 
 export default class Restore extends StewardCommand {
@@ -35,8 +35,7 @@ See docs/restore.md.`
     'allow-partial': Flags.boolean({ summary: 'On a corrupt, missing or non-continuous delta, restore up to the last good revision instead of failing.', helpGroup: 'FAILURES' }),
     'fallback-to-older-full': Flags.boolean({ summary: 'When the newest full snapshot is corrupt, use an older one whose delta chain is continuous.', helpGroup: 'FAILURES' }),
     'no-deltas': Flags.boolean({ summary: 'Restore the full snapshot only; do not apply deltas.' }),
-    'delta-apply': Flags.string({ options: [...DELTA_APPLY_MODES], summary: 'How deltas are applied: direct (merged into a copy of the full snapshot database, the fast default) or etcd (replayed through a temporary etcd). See docs/restore.md. [default: direct]' }),
-    'keep-delta-history': Flags.boolean({ summary: 'Direct delta apply: keep every revision of the delta chain (forensics) instead of compacting at etcd-backup-restore\'s point, the last revision of the last 10th delta. See docs/restore.md.', allowNo: true }),
+    ...deltaApplyFlags(),
     'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: 'TEMPORARY ETCD' }),
     'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd (one revision must fit). [default: 10485760]', helpGroup: 'TEMPORARY ETCD' }),
     'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd (one revision must fit). [default: 10240]', helpGroup: 'TEMPORARY ETCD' }),

@@ -14,6 +14,7 @@ import type { ServeOptions } from '../serve/options.ts'
 import { BackupStore } from '../snapshot/backup-store.ts'
 import { openSnapstore } from '../snapstore/registry.ts'
 import { bootstrapMember, type BootstrapOutcome, type ValidationMode } from './bootstrap.ts'
+import { StewardError } from '../errors.ts'
 
 export type BootstrapRunOptions = Pick<
   ServeOptions,
@@ -30,13 +31,19 @@ export interface BootstrapResult extends BootstrapOutcome {
 /**
  * Runs one bootstrap of this member and releases every client it opened.
  * @param options serve's resolved options (the bootstrap command resolves its flags with serve's resolver)
- * @throws as {@link bootstrapMember}; `STORE_*` when the store cannot be opened
+ * @throws StewardError `CONFIG_INVALID` without `POD_NAME` (the member name and its safe-guard
+ *   come from it); as {@link bootstrapMember}; `STORE_*` when the store cannot be opened
  */
 export async function runBootstrap(
   options: BootstrapRunOptions,
   mode: ValidationMode,
   run: { readonly logger: Logger; readonly signal: AbortSignal; readonly onRestoreProgress?: (bytes: number, total: number | undefined) => void },
 ): Promise<BootstrapResult> {
+  if (!options.podName) {
+    throw new StewardError('CONFIG_INVALID', 'bootstrap', 'POD_NAME is not set: the member name (and its safe-guard) comes from it', {
+      hints: ['druid sets POD_NAME from metadata.name; at a shell: POD_NAME=<pod> steward bootstrap …'],
+    })
+  }
   const started = performance.now()
   const store = options.store ? new BackupStore(await openSnapstore(options.store), options.store.prefix) : null
   let cluster: Promise<ClusterAdmin> | null = null

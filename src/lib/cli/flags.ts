@@ -70,6 +70,19 @@ export const compressionFlags = {
   'compression-workers': Flags.integer({ summary: 'Threads compressing a gzip or zlib full snapshot in parallel blocks. [default: available cores]', env: 'STEWARD_COMPRESSION_WORKERS', helpGroup: 'COMPRESSION' }),
 }
 
+/**
+ * How a restore applies deltas (`--delta-apply`, `--keep-delta-history`; docs/restore.md), one
+ * definition for `steward restore` and serve's initializer (and so `steward bootstrap`).
+ * @param helpGroup the group they are listed under in `--help`
+ */
+export function deltaApplyFlags(helpGroup?: string) {
+  const group = helpGroup ? { helpGroup } : {}
+  return {
+    'delta-apply': Flags.string({ options: ['direct', 'etcd'], summary: 'How deltas are applied: direct (merged into a copy of the full snapshot database, the fast default) or etcd (replayed through a temporary etcd). See docs/restore.md. [default: direct]', ...group }),
+    'keep-delta-history': Flags.boolean({ summary: 'Direct delta apply: keep every revision of the delta chain (forensics) instead of compacting at etcd-backup-restore\'s point, the last revision of the last 10th delta. See docs/restore.md.', allowNo: true, ...group }),
+  }
+}
+
 export const restoreMemberFlags = {
   name: Flags.string({ summary: 'Member name of the restored data dir. [default: default]', helpGroup: 'MEMBER' }),
   'initial-cluster': Flags.string({ summary: 'name=peerURL,… of all members. [default: default=http://localhost:2380]', helpGroup: 'MEMBER' }),

@@ -6,7 +6,7 @@
  * warning for each one given (docs/compatibility.md "Accepted and ignored flags").
  */
 import { Flags } from '@oclif/core'
-import { compressionFlags, etcdFlags, storeFlags } from './flags.ts'
+import { compressionFlags, deltaApplyFlags, etcdFlags, storeFlags } from './flags.ts'
 import { ignoredFlags } from './ignored-flags.ts'
 
 const S = 'SERVER'
@@ -92,8 +92,7 @@ export const serveFlags = {
   'etcd-connection-timeout-leader-election': Flags.string({ summary: 'Timeout of the leadership probe (Go duration, > 1s). [default: 5s]', helpGroup: LE }),
   'data-dir': Flags.string({ char: 'd', summary: 'etcd\'s data directory (validated and restored by the initializer). [default: default.etcd]', helpGroup: RS }),
   'skip-hash-check': Flags.boolean({ summary: 'Do not compare restored snapshots with their SHA-256 trailer.', allowNo: true, helpGroup: RS }),
-  'delta-apply': Flags.string({ options: ['direct', 'etcd'], summary: 'How deltas are applied: direct (merged into a copy of the full snapshot database, the fast default) or etcd (replayed through a temporary etcd). See docs/restore.md. [default: direct]', helpGroup: RS }),
-  'keep-delta-history': Flags.boolean({ summary: 'Direct delta apply: keep every revision of the delta chain (forensics) instead of compacting at etcd-backup-restore\'s point, the last revision of the last 10th delta. See docs/restore.md.', allowNo: true, helpGroup: RS }),
+  ...deltaApplyFlags(RS),
   'embedded-etcd-quota-bytes': Flags.integer({ min: 1, summary: 'Backend quota of the temporary etcd that replays deltas. [default: 8589934592]', helpGroup: RS }),
   'max-request-bytes': Flags.integer({ min: 1, summary: 'Request size limit of the temporary etcd. [default: 10485760]', helpGroup: RS }),
   'max-txn-ops': Flags.integer({ min: 1, summary: 'Operations per transaction of the temporary etcd. [default: 10240]', helpGroup: RS }),

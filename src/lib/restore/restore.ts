@@ -83,7 +83,6 @@ export interface RestoreOptions {
 
 /** How a restore applies deltas (see {@link RestoreOptions.deltaApply}). */
 export type DeltaApplyMode = 'direct' | 'etcd'
-export const DELTA_APPLY_MODES: readonly DeltaApplyMode[] = ['direct', 'etcd']
 
 export interface RestoreResult {
   readonly dataDir: string
