@@ -1,35 +1,29 @@
 /**
- * The one Kubernetes lease client of a `steward serve` process, created on first use (so
- * `@kubernetes/client-node` is loaded only when a lease component runs) and shared by the
- * lease components through {@link Services}.
+ * The Kubernetes clients of a `steward serve` process (Leases, EtcdMembers), each created on
+ * first use (so `@kubernetes/client-node` is loaded only when a component needs it) and shared
+ * by the components through {@link Services}.
  */
 import { connectEtcdMemberApi, type EtcdMemberApi } from '../k8s/etcd-member.ts'
+import type { KubeConfigOptions } from '../k8s/kubeconfig.ts'
 import { connectLeaseApi, type LeaseApi } from '../k8s/leases.ts'
 import type { ServeContext } from './component.ts'
 
-const SERVICE = 'k8s-lease-api'
-
-/** @throws StewardError `K8S_CONFIG_INVALID` (a rejected promise, retried on the next call) */
-export function leaseApiFor(ctx: ServeContext): Promise<LeaseApi> {
-  const existing = ctx.services.get<Promise<LeaseApi>>(SERVICE)
+/** The client under `service`, connected once; a failed connection is forgotten so the next call retries. */
+function sharedClient<T>(ctx: ServeContext, service: string, connect: (options: KubeConfigOptions) => Promise<T>): Promise<T> {
+  const existing = ctx.services.get<Promise<T>>(service)
   if (existing) return existing
-  const created = connectLeaseApi({ kubeconfig: ctx.options.kubeconfig, namespace: ctx.options.podNamespace })
-  ctx.services.provide(SERVICE, created)
-  created.catch(() => ctx.services.provide(SERVICE, undefined))
+  const created = connect({ kubeconfig: ctx.options.kubeconfig, namespace: ctx.options.podNamespace })
+  ctx.services.provide(service, created)
+  created.catch(() => ctx.services.provide(service, undefined))
   return created
 }
 
-const ETCD_MEMBER_SERVICE = 'k8s-etcd-member-api'
+/** @throws StewardError `K8S_CONFIG_INVALID` (a rejected promise, retried on the next call) */
+export function leaseApiFor(ctx: ServeContext): Promise<LeaseApi> {
+  return sharedClient(ctx, 'k8s-lease-api', connectLeaseApi)
+}
 
-/**
- * The EtcdMember client of the process, created on first use like {@link leaseApiFor}.
- * @throws StewardError `K8S_CONFIG_INVALID` (a rejected promise, retried on the next call)
- */
+/** @throws StewardError `K8S_CONFIG_INVALID` (a rejected promise, retried on the next call) */
 export function etcdMemberApiFor(ctx: ServeContext): Promise<EtcdMemberApi> {
-  const existing = ctx.services.get<Promise<EtcdMemberApi>>(ETCD_MEMBER_SERVICE)
-  if (existing) return existing
-  const created = connectEtcdMemberApi({ kubeconfig: ctx.options.kubeconfig, namespace: ctx.options.podNamespace })
-  ctx.services.provide(ETCD_MEMBER_SERVICE, created)
-  created.catch(() => ctx.services.provide(ETCD_MEMBER_SERVICE, undefined))
-  return created
+  return sharedClient(ctx, 'k8s-etcd-member-api', connectEtcdMemberApi)
 }
