@@ -17,10 +17,9 @@
 import { Counter, Gauge } from 'prom-client'
 import { isStewardError, messageOf } from '../../../errors.ts'
 import { memberState, memberStatusFields, nextTransitions, type EtcdMemberApi, type MemberSubState, type MemberTransition } from '../../../k8s/etcd-member.ts'
-import { peerTlsEnabled } from '../../../k8s/member-lease.ts'
 import type { ComponentDefinition, ServeContext } from '../../component.ts'
 import { etcdMemberApiFor } from '../../k8s.ts'
-import { memberName, readEtcdConfigMap, urlsOf } from '../etcd-config/render.ts'
+import { memberIdentityReader } from '../etcd-config/identity.ts'
 
 const NAME = 'etcd-member-status'
 /**
@@ -58,7 +57,6 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     const enabledGauge = new Gauge({ name: 'steward_etcd_member_status_enabled', help: '1 while EtcdMember status updates run; 0 once a 404 or 403 turned them off.', registers: [ctx.metrics.registry] })
     enabledGauge.set(1)
 
-    let identity: Promise<{ name: string; tlsEnabled: boolean }> | null = null
     /** The transitions the object holds (from the last patch answer); `null` until the first patch. */
     let recorded: MemberTransition[] | null = null
     let lastUpdate: { at: number; subState: MemberSubState } | null = null
@@ -72,15 +70,7 @@ export const etcdMemberStatusComponent: ComponentDefinition = {
     /** The sub-state etcd last showed (probe or update): a change triggers ONE update; failed ones wait for the heartbeat. */
     let seenSubState: MemberSubState | null = null
 
-    const memberIdentity = () => {
-      identity ??= readEtcdConfigMap(ctx.options.etcdConfigPath).then((config) => {
-        const name = memberName(config, ctx.options.podName)
-        const peerUrls = urlsOf(config, 'initial-advertise-peer-urls', name).split(',').filter(Boolean)
-        return { name, tlsEnabled: peerTlsEnabled(peerUrls) }
-      })
-      identity.catch(() => (identity = null))
-      return identity
-    }
+    const memberIdentity = memberIdentityReader(ctx)
 
     /** A role change seen by the leadership observer: update now (or right after the run in flight). */
     const trigger = () => {

@@ -8,10 +8,10 @@
  * at most 10 s — not the 5-minute etcd connection timeout druid passes.
  */
 import { messageOf } from '../../../errors.ts'
-import { memberHolderIdentity, peerTlsEnabled, renewMemberLease } from '../../../k8s/member-lease.ts'
+import { memberHolderIdentity, renewMemberLease } from '../../../k8s/member-lease.ts'
 import { reportFailure, type ComponentDefinition, type ServeContext } from '../../component.ts'
 import { leaseApiFor } from '../../k8s.ts'
-import { memberName, readEtcdConfigMap, urlsOf } from '../etcd-config/render.ts'
+import { memberIdentityReader } from '../etcd-config/identity.ts'
 
 const NAME = 'member-lease'
 /** Upper bound of one renewal attempt, milliseconds. */
@@ -23,19 +23,10 @@ export const memberLeaseComponent: ComponentDefinition = {
   create(ctx: ServeContext) {
     const { heartbeatSeconds } = ctx.options.memberLease!
     const attemptMs = Math.min(heartbeatSeconds * 1000, MAX_ATTEMPT_MS)
-    let identity: Promise<{ name: string; tlsEnabled: boolean }> | null = null
     let lastRenewal: { at: number; holderIdentity: string } | null = null
     let etcdDown = false
 
-    const memberIdentity = () => {
-      identity ??= readEtcdConfigMap(ctx.options.etcdConfigPath).then((config) => {
-        const name = memberName(config, ctx.options.podName)
-        const peerUrls = urlsOf(config, 'initial-advertise-peer-urls', name).split(',').filter(Boolean)
-        return { name, tlsEnabled: peerTlsEnabled(peerUrls) }
-      })
-      identity.catch(() => (identity = null))
-      return identity
-    }
+    const memberIdentity = memberIdentityReader(ctx)
 
     ctx.scheduler.add({
       name: 'member-lease',
